@@ -1,0 +1,37 @@
+# Salla Analytics infra: one entry point for setup, checks and operations.
+# `make test` works on a fresh machine: it creates .venv and installs the pinned dependencies.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
+STACK ?= dev
+
+.PHONY: help venv lint typecheck unit test validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+venv: $(STAMP) ## create .venv with the pinned dependencies (no-op when up to date)
+
+lint: venv ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv ## mypy (strict)
+	$(BIN)/mypy .
+
+unit: venv ## pytest only
+	$(BIN)/pytest
+
+test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,12 @@
+"""Salla Analytics data platform: ClickHouse Cloud, Upstash Redis and QStash, per stack."""
+
+import pulumi
+
+from program import build_stack, config_errors_reported
+from settings import load_settings
+
+with config_errors_reported():
+    settings = load_settings()
+
+for name, value in build_stack(settings).items():
+    pulumi.export(name, value)

@@ -1,0 +1,55 @@
+"""AsyncMessaging: Upstash QStash topics and their subscriber endpoints (REQ-DATA-002)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import upstash_pulumi as upstash
+
+from settings import MessagingSettings
+
+
+@dataclass
+class AsyncMessagingArgs:
+    settings: MessagingSettings
+    # The QStash token and signing keys: no provider data source returns them, so they come
+    # from encrypted stack config and are passed through as secret outputs.
+    qstash_token: pulumi.Output[str]
+    current_signing_key: pulumi.Output[str]
+    next_signing_key: pulumi.Output[str]
+
+
+class AsyncMessaging(pulumi.ComponentResource):
+    """One QStash topic (v2 API) per configured topic, fanning out to its https endpoints."""
+
+    topic_names: pulumi.Output[list[str]]
+    qstash_token: pulumi.Output[str]
+    current_signing_key: pulumi.Output[str]
+    next_signing_key: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AsyncMessagingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("salla:analytics:AsyncMessaging", name, None, opts)
+        self.topics = {
+            topic.name: upstash.QStashTopicV2(
+                f"{name}-{topic.name}",
+                name=topic.name,
+                endpoints=list(topic.endpoints),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for topic in args.settings.topics
+        }
+        self.topic_names = pulumi.Output.all(*(t.name for t in self.topics.values()))
+        self.qstash_token = pulumi.Output.secret(args.qstash_token)
+        self.current_signing_key = pulumi.Output.secret(args.current_signing_key)
+        self.next_signing_key = pulumi.Output.secret(args.next_signing_key)
+        self.register_outputs(
+            {
+                "topic_names": self.topic_names,
+                "qstash_token": self.qstash_token,
+                "current_signing_key": self.current_signing_key,
+                "next_signing_key": self.next_signing_key,
+            }
+        )

@@ -1,0 +1,93 @@
+"""DataWarehouse: the ClickHouse Cloud OLAP service (REQ-TEC-001)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumiverse_clickhouse as clickhouse
+
+from settings import WarehouseSettings
+
+from .urls import credential_url
+
+
+def password_sha256_b64(password: str) -> str:
+    """The provider's `password_hash` format: base64 of the SHA-256 digest."""
+    return base64.b64encode(hashlib.sha256(password.encode()).digest()).decode()
+
+
+def _https_host(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> str | None:
+    https = endpoints.https if endpoints else None
+    return https.host if https else None
+
+
+def _https_port(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> int | None:
+    https = endpoints.https if endpoints else None
+    return int(https.port) if https and https.port is not None else None
+
+
+@dataclass
+class DataWarehouseArgs:
+    settings: WarehouseSettings
+    admin_password: pulumi.Output[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
+
+
+class DataWarehouse(pulumi.ComponentResource):
+    """One ClickHouse Cloud service with its IP allow list, scaling, backups and tags.
+
+    Only the password's SHA-256 hash is sent to the provider, so the plaintext password never
+    lands in the state; the connection string is assembled here from the secret config value.
+    """
+
+    connection_string: pulumi.Output[str]
+    host: pulumi.Output[str | None]
+    https_port: pulumi.Output[int | None]
+    service_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DataWarehouseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("salla:analytics:DataWarehouse", name, None, opts)
+        s = args.settings
+        backup = (
+            clickhouse.ServiceBackupConfigurationArgs(
+                backup_period_in_hours=s.backup.period_hours,
+                backup_retention_period_in_hours=s.backup.retention_hours,
+            )
+            if s.backup
+            else None
+        )
+        self.service = clickhouse.Service(
+            f"{name}-service",
+            name=s.service_name,
+            cloud_provider=s.cloud_provider,
+            region=s.region,
+            ip_accesses=[
+                clickhouse.ServiceIpAccessArgs(source=ip.cidr, description=ip.description)
+                for ip in s.ip_allow_list
+            ],
+            # Only the hash reaches the provider and the state; the hash stays secret too.
+            password_hash=args.admin_password.apply(password_sha256_b64),
+            idle_scaling=s.idle_scaling,
+            idle_timeout_minutes=s.idle_timeout_minutes,
+            min_replica_memory_gb=s.min_replica_memory_gb,
+            max_replica_memory_gb=s.max_replica_memory_gb,
+            release_channel=s.release_channel,
+            backup_configuration=backup,
+            backup_id=s.restore_from_backup_id,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.host = self.service.endpoints.apply(_https_host)
+        self.https_port = self.service.endpoints.apply(_https_port)
+        self.service_id = self.service.id
+        self.connection_string = pulumi.Output.secret(
+            pulumi.Output.all(args.admin_password, self.host, self.https_port).apply(
+                lambda parts: credential_url("https", "default", *parts)
+            )
+        )
