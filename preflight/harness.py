@@ -28,6 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "salla-analytics-infra"
 
+# Resource type tokens as the engine sees them.
+SERVICE = "clickhouse:index/service:Service"
+REDIS = "upstash:index/redisDatabase:RedisDatabase"
+TOPIC = "upstash:index/qStashTopicV2:QStashTopicV2"
+CLICKHOUSE_PROVIDER = "pulumi:providers:clickhouse"
+UPSTASH_PROVIDER = "pulumi:providers:upstash"
+
 # Placeholder values for what a stack file never holds in plaintext. They satisfy the
 # validation rules (the password meets the complexity rule) and are obviously fake.
 PLACEHOLDER_SECRETS: dict[str, str] = {
@@ -54,6 +61,7 @@ class Registration:
     """One resource as the engine would have received it."""
 
     urn: str
+    id: str
     type: str
     name: str
     custom: bool
@@ -95,7 +103,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
-        if args.typ == "clickhouse:index/service:Service":
+        if args.typ == SERVICE:
             sid = (
                 _fake_hex(args.name, "service", length=8)
                 + "-0000-4000-8000-"
@@ -114,7 +122,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "iamRole": f"arn:aws:iam::000000000000:role/CH-S3-{sid[:8]}",
             }
             return sid, state
-        if args.typ == "upstash:index/redisDatabase:RedisDatabase":
+        if args.typ == REDIS:
             db = _fake_hex(args.name, "redis", length=8)
             endpoint = f"{inputs.get('databaseName', 'db')}-{db[:5]}.upstash.io"
             return db, {
@@ -129,7 +137,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "databaseType": "Pay as You Go",
                 "userEmail": "platform@example.com",
             }
-        if args.typ == "upstash:index/qStashTopicV2:QStashTopicV2":
+        if args.typ == TOPIC:
             return inputs.get("name", args.name), {**inputs, "createdAt": 1, "updatedAt": 1}
         return f"{args.name}-id", inputs
 
@@ -157,6 +165,7 @@ class RecordingMonitor(mocks.MockMonitor):
             self.registrations.append(
                 Registration(
                     urn=urn,
+                    id=self.resources[urn].id if urn in self.resources else "",
                     type=request.type,
                     name=request.name,
                     custom=bool(request.custom),

@@ -405,14 +405,6 @@ class _Loader:
                 "use one of: " + catalog.sorted_values(catalog.CLICKHOUSE_BACKUP_RETENTION_HOURS),
             )
             ok = False
-        if ok and period is not None and retention is not None and retention < period:
-            b.bad(
-                "retentionHours",
-                retention,
-                f"is shorter than periodHours ({period}), leaving gaps without a restorable backup",
-                "raise retentionHours",
-            )
-            ok = False
         return BackupSettings(period, retention) if ok and period and retention else None
 
     def cache(self) -> CacheSettings | None:

@@ -1,0 +1,201 @@
+"""Each component's resource inputs and outputs, through the real program under mocks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import urlsplit
+
+from conftest import run_ok, stack_value
+
+from components.data_warehouse import password_sha256_b64
+from preflight.harness import (
+    CLICKHOUSE_PROVIDER,
+    PLACEHOLDER_SECRETS,
+    REDIS,
+    SERVICE,
+    TOPIC,
+    UPSTASH_PROVIDER,
+    ProgramRun,
+)
+
+PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPassword"]
+
+
+def test_password_hash_matches_the_providers_documented_format() -> None:
+    # The provider's docs: password_hash = base64 of sha256("test").
+    assert password_sha256_b64("test") == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+
+
+def test_dev_service_inputs(dev: ProgramRun) -> None:
+    svc = dev.one(SERVICE)
+    i = svc.inputs
+    assert i["name"] == "salla-analytics-dev"
+    assert (i["cloudProvider"], i["region"]) == ("aws", "us-east-1")
+    assert i["ipAccesses"] == [
+        {
+            "source": "0.0.0.0/0",
+            "description": "dev only - open access for developers and preview deployments",
+        }
+    ]
+    assert i["idleScaling"] is True and i["idleTimeoutMinutes"] == 5
+    assert (i["minReplicaMemoryGb"], i["maxReplicaMemoryGb"]) == (8, 16)
+    assert i["releaseChannel"] == "fast"
+    assert "backupConfiguration" not in i and "backupId" not in i and "tier" not in i
+    assert i["tags"] == {
+        "project": "salla-analytics-infra",
+        "environment": "dev",
+        "managed-by": "pulumi",
+        "cost-center": "analytics",
+        "owner": "data-platform",
+    }
+
+
+def test_service_gets_only_a_secret_password_hash(dev: ProgramRun) -> None:
+    svc = dev.one(SERVICE)
+    expected = base64.b64encode(hashlib.sha256(PASSWORD.encode()).digest()).decode()
+    assert svc.inputs["passwordHash"]["value"] == expected
+    assert "passwordHash" in svc.secret_inputs
+    for plain in ("password", "passwordWo", "doubleSha1PasswordHash"):
+        assert plain not in svc.inputs
+
+
+def test_children_are_parented_and_use_the_explicit_providers(dev: ProgramRun) -> None:
+    components = {r.type: r.urn for r in dev.resources if r.type.startswith("salla:analytics:")}
+    assert set(components) == {
+        "salla:analytics:DataWarehouse",
+        "salla:analytics:ServerlessCache",
+        "salla:analytics:AsyncMessaging",
+    }
+    providers = {r.type: r for r in dev.resources if r.type.startswith("pulumi:providers:")}
+    assert set(providers) == {CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER}
+    expected_parent = {
+        SERVICE: "salla:analytics:DataWarehouse",
+        REDIS: "salla:analytics:ServerlessCache",
+        TOPIC: "salla:analytics:AsyncMessaging",
+    }
+    expected_provider = {SERVICE: CLICKHOUSE_PROVIDER, REDIS: UPSTASH_PROVIDER, TOPIC: UPSTASH_PROVIDER}
+    for res in dev.resources:
+        if res.type in expected_parent:
+            assert res.parent == components[expected_parent[res.type]], res.urn
+            assert res.provider.startswith(providers[expected_provider[res.type]].urn + "::"), res.provider
+
+
+def test_provider_credentials_are_secret(dev: ProgramRun) -> None:
+    ch = dev.one(CLICKHOUSE_PROVIDER)
+    up = dev.one(UPSTASH_PROVIDER)
+    assert "tokenSecret" in ch.secret_inputs and "apiKey" in up.secret_inputs
+    assert ch.inputs["organizationId"] == "00000000-0000-0000-0000-000000000000"
+
+
+def test_prod_service_has_backups_and_explicit_allow_list(prod: ProgramRun) -> None:
+    i = prod.one(SERVICE).inputs
+    assert i["backupConfiguration"] == {"backupPeriodInHours": 24, "backupRetentionPeriodInHours": 168}
+    assert i["idleScaling"] is False and "idleTimeoutMinutes" not in i
+    sources = [a["source"] for a in i["ipAccesses"]]
+    assert sources == ["203.0.113.10/32", "198.51.100.0/28", "192.0.2.0/29"]
+    assert all(a["description"] for a in i["ipAccesses"])
+
+
+def test_string_cidrs_get_a_description_and_are_normalised() -> None:
+    dw = stack_value("dev", "dataWarehouse")
+    dw["ipAllowList"] = ["10.1.2.3", {"cidr": "2001:db8::/32", "description": "ipv6 office"}]
+    i = run_ok("dev", {"dataWarehouse": dw}).one(SERVICE).inputs
+    assert i["ipAccesses"] == [
+        {"source": "10.1.2.3/32", "description": "allow-listed by salla-analytics-infra"},
+        {"source": "2001:db8::/32", "description": "ipv6 office"},
+    ]
+
+
+def test_restore_from_backup_creates_the_service_from_the_backup() -> None:
+    dw = stack_value("prod", "dataWarehouse")
+    dw["restoreFromBackupId"] = "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
+    dw["serviceName"] = "salla-analytics-prod-restore"
+    i = run_ok("prod", {"dataWarehouse": dw}).one(SERVICE).inputs
+    assert i["backupId"] == "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
+    assert i["name"] == "salla-analytics-prod-restore"
+
+
+def test_gcp_defaults_to_a_gcp_region() -> None:
+    dw = stack_value("dev", "dataWarehouse")
+    dw["cloudProvider"] = "gcp"
+    del dw["region"]
+    i = run_ok("dev", {"dataWarehouse": dw}).one(SERVICE).inputs
+    assert (i["cloudProvider"], i["region"]) == ("gcp", "us-east1")
+
+
+def test_dev_redis_inputs(dev: ProgramRun) -> None:
+    i = dev.one(REDIS).inputs
+    assert i["databaseName"] == "salla-cache-dev"
+    assert i["region"] == "global" and i["primaryRegion"] == "us-east-1"
+    assert i["tls"] is True and i["eviction"] is True and i["budget"] == 20
+    assert "readRegions" not in i and "ipAllowlists" not in i
+
+
+def test_prod_redis_inputs(prod: ProgramRun) -> None:
+    i = prod.one(REDIS).inputs
+    assert i["databaseName"] == "salla-cache-prod"
+    assert i["readRegions"] == ["eu-central-1"]
+    assert i["tls"] is True and i["prodPack"] is True and i["budget"] == 100
+
+
+def test_tls_cannot_be_turned_off_and_eviction_can() -> None:
+    cache = stack_value("dev", "cache")
+    cache["eviction"] = False
+    i = run_ok("dev", {"cache": cache}).one(REDIS).inputs
+    assert i["tls"] is True and i["eviction"] is False
+
+
+def test_one_v2_topic_per_configured_topic(dev: ProgramRun) -> None:
+    topics = {r.inputs["name"]: r.inputs["endpoints"] for r in dev.of_type(TOPIC)}
+    assert topics == {
+        "cdc-dev": ["https://data-pipeline.dev.salla-analytics.example/api/qstash/cdc"],
+        "notifications-dev": ["https://app.dev.salla-analytics.example/api/qstash/notifications"],
+    }
+    assert not [r for r in dev.resources if r.type.startswith("upstash:index/qStash") and r.type != TOPIC]
+
+
+def test_warehouse_outputs(dev: ProgramRun) -> None:
+    svc = dev.one(SERVICE)
+    https = svc.state["endpoints"]["https"]
+    assert dev.outputs["clickhouse_host"] == https["host"]
+    assert dev.outputs["clickhouse_https_port"] == 8443
+    assert dev.outputs["clickhouse_service_id"] == svc.id
+    url = urlsplit(dev.outputs["clickhouse_connection_string"])
+    assert (url.scheme, url.username, url.hostname, url.port) == ("https", "default", https["host"], 8443)
+    # The password's '!' is percent-encoded so the URL parses.
+    assert url.password == PASSWORD.replace("!", "%21")
+
+
+def test_password_symbols_are_url_encoded_in_the_connection_string() -> None:
+    run = run_ok("dev", {"salla-analytics-infra:clickhouseAdminPassword": "Weird:@/#?Passw0rd-Long"})
+    url = urlsplit(run.outputs["clickhouse_connection_string"])
+    assert url.hostname and url.hostname.endswith(".clickhouse.cloud")
+    assert url.password == "Weird%3A%40%2F%23%3FPassw0rd-Long"
+
+
+def test_cache_outputs(dev: ProgramRun) -> None:
+    state = dev.one(REDIS).state
+    url = urlsplit(dev.outputs["redis_url"])
+    assert (url.scheme, url.username, url.hostname, url.port) == (
+        "rediss",
+        "default",
+        state["endpoint"],
+        6379,
+    )
+    assert dev.outputs["redis_rest_url"] == "https://" + state["endpoint"]
+    assert dev.outputs["redis_token"] == state["restToken"]
+    assert dev.outputs["redis_read_only_token"] == state["readOnlyRestToken"]
+
+
+def test_messaging_outputs(dev: ProgramRun) -> None:
+    assert dev.outputs["qstash_topics"] == ["cdc-dev", "notifications-dev"]
+    assert dev.outputs["qstash_token"] == PLACEHOLDER_SECRETS["salla-analytics-infra:qstashToken"]
+    assert (
+        dev.outputs["qstash_current_signing_key"]
+        == PLACEHOLDER_SECRETS["salla-analytics-infra:qstashCurrentSigningKey"]
+    )
+    assert (
+        dev.outputs["qstash_next_signing_key"]
+        == PLACEHOLDER_SECRETS["salla-analytics-infra:qstashNextSigningKey"]
+    )

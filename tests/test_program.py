@@ -1,0 +1,82 @@
+"""The whole program for the committed dev and prod stack files."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import run_ok
+
+from contract import OUTPUTS
+from preflight.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_resource_set(stack: str) -> None:
+    run = run_ok(stack)
+    assert Counter(r.type for r in run.resources) == Counter(
+        {
+            "pulumi:providers:clickhouse": 1,
+            "pulumi:providers:upstash": 1,
+            "salla:analytics:DataWarehouse": 1,
+            "salla:analytics:ServerlessCache": 1,
+            "salla:analytics:AsyncMessaging": 1,
+            SERVICE: 1,
+            REDIS: 1,
+            "upstash:index/qStashTopicV2:QStashTopicV2": 2,
+        }
+    )
+    names = {r.name for r in run.resources}
+    assert {
+        "warehouse-service",
+        "cache-redis",
+        f"messaging-cdc-{stack}",
+        f"messaging-notifications-{stack}",
+    } <= names
+
+
+def test_protect_per_stack(dev: ProgramRun, prod: ProgramRun) -> None:
+    assert not [r.urn for r in dev.resources if r.protect]
+    assert sorted(r.type for r in prod.resources if r.protect) == sorted([SERVICE, REDIS])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_outputs_contract(stack: str) -> None:
+    run = run_ok(stack)
+    assert set(run.outputs) == set(OUTPUTS)
+    assert run.secret_outputs == {name for name, secret in OUTPUTS.items() if secret}
+    assert all(run.outputs[name] not in (None, "", []) for name in OUTPUTS)
+
+
+def test_contract_names_match_the_issue() -> None:
+    assert {n for n, s in OUTPUTS.items() if s} == {
+        "clickhouse_connection_string",
+        "redis_url",
+        "redis_token",
+        "redis_read_only_token",
+        "qstash_token",
+        "qstash_current_signing_key",
+        "qstash_next_signing_key",
+    }
+    assert {n for n, s in OUTPUTS.items() if not s} == {
+        "clickhouse_host",
+        "clickhouse_https_port",
+        "clickhouse_service_id",
+        "redis_rest_url",
+        "qstash_topics",
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_secret_leaks_into_plain_outputs_or_inputs(stack: str) -> None:
+    run = run_ok(stack)
+    secrets = list(PLACEHOLDER_SECRETS.values())
+    redis_state = run.one(REDIS).state
+    secrets += [redis_state["password"], redis_state["restToken"], redis_state["readOnlyRestToken"]]
+    for name, value in run.outputs.items():
+        if name not in run.secret_outputs:
+            assert not any(s in str(value) for s in secrets), name
+    for res in run.resources:
+        for key, value in res.inputs.items():
+            if key not in res.secret_inputs:
+                assert not any(s in str(value) for s in secrets), (res.urn, key)

@@ -1,0 +1,51 @@
+"""The committed stack files: no plaintext secrets, and the per-stack intent of the seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from preflight.harness import ROOT
+from preflight.stack_files import plaintext_secrets
+
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+
+def test_both_stacks_are_committed() -> None:
+    assert {p.name for p in STACK_FILES} == {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
+def test_no_plaintext_secret_in_stack_file(path: Path) -> None:
+    config = (yaml.safe_load(path.read_text()) or {}).get("config", {})
+    assert plaintext_secrets(config) == []
+
+
+def test_plaintext_secret_detector_catches_secrets_and_accepts_ciphertext() -> None:
+    config = {
+        "salla-analytics-infra:clickhouseAdminPassword": "hunter2",
+        "upstash:apiKey": {"secure": "v1:abc"},
+        "clickhouse:tokenSecret": {"secure": "v1:def"},
+        "salla-analytics-infra:dataWarehouse": {"serviceName": "x", "adminPassword": "oops"},
+        "salla-analytics-infra:qstashToken": "",
+    }
+    assert plaintext_secrets(config) == [
+        "salla-analytics-infra:clickhouseAdminPassword",
+        "salla-analytics-infra:dataWarehouse.adminPassword",
+    ]
+
+
+def _config(stack: str) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return config
+
+
+def test_prod_never_opens_ingress_and_meets_rpo() -> None:
+    dw = _config("prod")["salla-analytics-infra:dataWarehouse"]
+    assert all(e["cidr"] not in ("0.0.0.0/0", "::/0") for e in dw["ipAllowList"])
+    assert dw["backup"]["periodHours"] <= 24 and dw["backup"]["retentionHours"] == 168
+    assert _config("prod")["salla-analytics-infra:protect"] is True
+    assert _config("dev")["salla-analytics-infra:protect"] is False

@@ -1,0 +1,335 @@
+"""Every config validation rule, with the message a user sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import config_error, run_ok, stack_value
+
+from preflight.harness import DELETE, REDIS, SERVICE
+from settings import rules
+
+P = "salla-analytics-infra:"
+
+
+def _with(section: str, stack: str = "dev", **changes: Any) -> dict[str, Any]:
+    value = stack_value(stack, section)
+    for key, new in changes.items():
+        if new is DELETE:
+            value.pop(key, None)
+        else:
+            value[key] = new
+    return {section: value}
+
+
+def _backup(**b: Any) -> dict[str, Any]:
+    return _with("dataWarehouse", "prod", backup=b)
+
+
+def _topics(topics: Any) -> dict[str, Any]:
+    return {"messaging": {"topics": topics}}
+
+
+URL = "https://hooks.example.com/q"
+
+# (overrides, every fragment the report must contain)
+CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
+    "serviceName required": (
+        lambda: _with("dataWarehouse", serviceName=DELETE),
+        [
+            f"{P}dataWarehouse.serviceName = (not set): is required",
+            "pulumi config set --path 'dataWarehouse.serviceName'",
+        ],
+    ),
+    "serviceName format": (
+        lambda: _with("dataWarehouse", serviceName="Salla_DW"),
+        ['dataWarehouse.serviceName = "Salla_DW": must be lowercase letters, digits and hyphens'],
+    ),
+    "cloudProvider": (
+        lambda: _with("dataWarehouse", cloudProvider="oracle"),
+        ['dataWarehouse.cloudProvider = "oracle": must be one of aws, gcp, azure'],
+    ),
+    "region for cloud": (
+        lambda: _with("dataWarehouse", region="us-central1"),
+        [
+            'dataWarehouse.region = "us-central1": is not a ClickHouse Cloud region for aws',
+            "use one of: af-south-1",
+        ],
+    ),
+    "cidr invalid": (
+        lambda: _with("dataWarehouse", ipAllowList=["10.0.0.300/32"]),
+        ['dataWarehouse.ipAllowList[0] = "10.0.0.300/32": not a valid IP address or CIDR block'],
+    ),
+    "cidr host bits": (
+        lambda: _with("dataWarehouse", ipAllowList=[{"cidr": "10.1.2.3/8", "description": "x"}]),
+        ['ipAllowList[0] = "10.1.2.3/8": has host bits set; did you mean 10.0.0.0/8?'],
+    ),
+    "cidr duplicate": (
+        lambda: _with("dataWarehouse", ipAllowList=["10.0.0.1", "10.0.0.1/32"]),
+        ['ipAllowList[1] = "10.0.0.1/32": is listed twice'],
+    ),
+    "cidr description empty": (
+        lambda: _with("dataWarehouse", ipAllowList=[{"cidr": "10.0.0.0/8", "description": " "}]),
+        ['ipAllowList[0].description = " ": must not be empty'],
+    ),
+    "cidr entry shape": (
+        lambda: _with("dataWarehouse", ipAllowList=[{"source": "10.0.0.0/8"}]),
+        ["ipAllowList[0] = {'source': '10.0.0.0/8'}: must be a CIDR string or a map {cidr, description}"],
+    ),
+    "idle timeout missing": (
+        lambda: _with("dataWarehouse", idleTimeoutMinutes=DELETE),
+        ["dataWarehouse.idleTimeoutMinutes = (not set): is required when idleScaling is true"],
+    ),
+    "idle timeout too short": (
+        lambda: _with("dataWarehouse", idleTimeoutMinutes=4),
+        ["dataWarehouse.idleTimeoutMinutes = 4: must be >= 5"],
+    ),
+    "idle timeout without idle scaling": (
+        lambda: _with("dataWarehouse", idleScaling=False),
+        ["dataWarehouse.idleTimeoutMinutes = 5: is only allowed together with idleScaling: true"],
+    ),
+    "idle scaling type": (
+        lambda: _with("dataWarehouse", idleScaling="yes"),
+        ['dataWarehouse.idleScaling = "yes": must be true or false'],
+    ),
+    "memory step": (
+        lambda: _with("dataWarehouse", minReplicaMemoryGb=10),
+        ["dataWarehouse.minReplicaMemoryGb = 10: must be a multiple of 4 between 8 and 356"],
+    ),
+    "memory order": (
+        lambda: _with("dataWarehouse", minReplicaMemoryGb=32, maxReplicaMemoryGb=16),
+        ["dataWarehouse.minReplicaMemoryGb = 32: must not exceed maxReplicaMemoryGb (16)"],
+    ),
+    "release channel": (
+        lambda: _with("dataWarehouse", releaseChannel="beta"),
+        ['dataWarehouse.releaseChannel = "beta": is not a ClickHouse release channel', "default, fast, slow"],
+    ),
+    "backup period set": (
+        lambda: _backup(periodHours=5, retentionHours=168),
+        ["dataWarehouse.backup.periodHours = 5: is not a backup period ClickHouse Cloud accepts", "6, 8, 12"],
+    ),
+    "backup period over RPO": (
+        lambda: _backup(periodHours=48, retentionHours=168),
+        ["dataWarehouse.backup.periodHours = 48: exceeds the RPO of 24 h (REQ-NFR-002)"],
+    ),
+    "backup retention set": (
+        lambda: _backup(periodHours=24, retentionHours=100),
+        [
+            "dataWarehouse.backup.retentionHours = 100: is not a retention ClickHouse Cloud accepts",
+            "168, 336",
+        ],
+    ),
+    "backup unknown key": (
+        lambda: _backup(periodHours=24, retentionHours=24, extra=1),
+        ["dataWarehouse.backup.extra = 1: is not a known key of dataWarehouse.backup"],
+    ),
+    "backup fields required": (
+        lambda: _backup(),
+        ["backup.periodHours = (not set): is required", "backup.retentionHours = (not set): is required"],
+    ),
+    "restore id": (
+        lambda: _with("dataWarehouse", restoreFromBackupId="latest"),
+        ['dataWarehouse.restoreFromBackupId = "latest": not a UUID'],
+    ),
+    "unknown warehouse key": (
+        lambda: _with("dataWarehouse", ipAllowlist=["10.0.0.0/8"]),
+        ["dataWarehouse.ipAllowlist = ['10.0.0.0/8']: is not a known key of dataWarehouse", "ipAllowList"],
+    ),
+    "section missing": (
+        lambda: {"dataWarehouse": DELETE},
+        [f"{P}dataWarehouse = (not set): is required (a structured value)", "Pulumi.dev.yaml"],
+    ),
+    "section shape": (
+        lambda: {"cache": "salla-cache-dev"},
+        [f'{P}cache = "salla-cache-dev": must be a map of settings'],
+    ),
+    "databaseName required": (
+        lambda: _with("cache", databaseName=DELETE),
+        ["cache.databaseName = (not set): is required"],
+    ),
+    "primary region": (
+        lambda: _with("cache", primaryRegion="me-south-1"),
+        ['cache.primaryRegion = "me-south-1": is not an Upstash global-database region'],
+    ),
+    "read region repeats primary": (
+        lambda: _with("cache", readRegions=["us-east-1"]),
+        ['cache.readRegions[0] = "us-east-1": repeats the primary region'],
+    ),
+    "read region unknown and duplicate": (
+        lambda: _with("cache", readRegions=["eu-west-1", "eu-west-1", "mars-1"]),
+        ['readRegions[1] = "eu-west-1": is listed twice', 'readRegions[2] = "mars-1": is not an Upstash'],
+    ),
+    "budget": (
+        lambda: _with("cache", budget=0),
+        ["cache.budget = 0: must be a positive number of USD per month"],
+    ),
+    "budget type": (
+        lambda: _with("cache", budget="20"),
+        ['cache.budget = "20": must be a whole number'],
+    ),
+    "cache allow list": (
+        lambda: _with("cache", ipAllowList=["nope"]),
+        ['cache.ipAllowList[0] = "nope": not a valid IP address or CIDR block'],
+    ),
+    "topics empty": (
+        lambda: _topics([]),
+        ["messaging.topics = []: must be a non-empty list of {name, endpoints}"],
+    ),
+    "endpoint http": (
+        lambda: _topics([{"name": "cdc", "endpoints": ["http://hooks.example.com/q"]}]),
+        ['messaging.topics[0].endpoints[0] = "http://hooks.example.com/q": must use the https scheme'],
+    ),
+    "endpoint credentials": (
+        lambda: _topics([{"name": "cdc", "endpoints": ["https://u:p@hooks.example.com/q"]}]),
+        ['endpoints[0] = "https://u:p@hooks.example.com/q": must not embed credentials'],
+    ),
+    "endpoint list empty": (
+        lambda: _topics([{"name": "cdc", "endpoints": []}]),
+        ["messaging.topics[0].endpoints = []: must be a non-empty list of https URLs"],
+    ),
+    "topic names": (
+        lambda: _topics(
+            [
+                {"name": "cdc", "endpoints": [URL]},
+                {"name": "cdc", "endpoints": [URL]},
+                {"name": "a b", "endpoints": [URL]},
+            ]
+        ),
+        ['topics[1].name = "cdc": is used by another topic', 'topics[2].name = "a b": must be 1-64 letters'],
+    ),
+    "protect type": (
+        lambda: {"protect": "yes"},
+        [f'{P}protect = "yes": must be true or false'],
+    ),
+    "reserved tag": (
+        lambda: {"tags": {"environment": "production"}},
+        [f"{P}tags.environment = \"production\": is a standard tag set by the program ('dev')"],
+    ),
+    "tag value": (
+        lambda: {"tags": {"owner": 3}},
+        [f"{P}tags.owner = 3: must be a non-empty string"],
+    ),
+    "unknown top-level key": (
+        lambda: {"protected": True},
+        [f'{P}protected = "true": is not a setting this program reads', "known keys:"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_is_reported_with_key_value_and_fix(case: str) -> None:
+    overrides, fragments = CASES[case]
+    stack = "prod" if case.startswith("backup") else "dev"
+    report = config_error(stack, overrides())
+    for fragment in fragments:
+        assert fragment in report, f"{fragment!r} missing from:\n{report}"
+    assert "fix:" in report
+    assert "Traceback" not in report
+
+
+def test_all_problems_are_reported_together() -> None:
+    overrides = {
+        **_with("dataWarehouse", serviceName=DELETE, region="nowhere"),
+        **_with("cache", budget=-1),
+        "protect": "maybe",
+        "salla-analytics-infra:qstashToken": DELETE,
+    }
+    report = config_error("dev", overrides)
+    assert report.startswith("stack 'dev' has 5 configuration problems:")
+    for key in (
+        "dataWarehouse.serviceName",
+        "dataWarehouse.region",
+        "cache.budget",
+        ":protect",
+        ":qstashToken",
+    ):
+        assert key in report
+
+
+def test_missing_secret_shows_the_exact_command() -> None:
+    report = config_error("prod", {f"{P}qstashNextSigningKey": DELETE})
+    assert f"{P}qstashNextSigningKey = (not set): is required (a secret)" in report
+    assert f"pulumi config set --secret {P}qstashNextSigningKey '<value>' --stack prod" in report
+
+
+def test_plaintext_secret_is_rejected_without_echoing_it() -> None:
+    # A key set in the stack config map itself (not via --secret) arrives as plaintext.
+    config = {**_stack_config("dev"), f"{P}qstashToken": "tok-in-the-clear"}
+    from preflight import harness
+
+    run = harness.run_program("dev", stack_config=config)
+    assert run.error is not None
+    assert f"{P}qstashToken = <redacted>: is stored in plaintext" in run.error
+    assert "tok-in-the-clear" not in run.error
+
+
+def _stack_config(stack: str) -> dict[str, Any]:
+    from preflight import harness
+
+    return harness.read_stack_config(stack)
+
+
+@pytest.mark.parametrize(
+    ("password", "missing"),
+    [
+        ("Short1!", "at least 16 characters (has 7)"),
+        ("alllowercase-and-long-1", "an uppercase letter"),
+        ("ALLUPPERCASE-AND-LONG-1", "a lowercase letter"),
+        ("No-Digits-In-This-One", "a digit"),
+        ("NoSymbolsInThisOne123", "a symbol"),
+    ],
+)
+def test_weak_admin_password_is_rejected_without_echoing_it(password: str, missing: str) -> None:
+    report = config_error("dev", {f"{P}clickhouseAdminPassword": password})
+    assert f"{P}clickhouseAdminPassword = <redacted>: does not meet the complexity rule" in report
+    assert missing in report
+    assert password not in report
+
+
+def test_provider_credentials_are_required_with_both_ways_to_set_them() -> None:
+    report = config_error("dev", {"clickhouse:tokenKey": DELETE, "upstash:apiKey": DELETE})
+    assert (
+        "clickhouse:tokenKey = (not set): is required (or set the environment variable CLICKHOUSE_TOKEN_KEY)"
+        in report
+    )
+    assert "pulumi config set --secret upstash:apiKey <value>, or export UPSTASH_API_KEY" in report
+
+
+def test_provider_credentials_fall_back_to_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLICKHOUSE_ORG_ID", "11111111-2222-3333-4444-555555555555")
+    monkeypatch.setenv("UPSTASH_API_KEY", "env-api-key")
+    run = run_ok("dev", {"clickhouse:organizationId": DELETE, "upstash:apiKey": DELETE})
+    ch = run.one("pulumi:providers:clickhouse")
+    up = run.one("pulumi:providers:upstash")
+    assert ch.inputs["organizationId"] == "11111111-2222-3333-4444-555555555555"
+    assert "apiKey" in up.secret_inputs
+
+
+def test_valid_overrides_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = run_ok("prod", _with("cache", "prod", readRegions=["eu-central-1", "ap-southeast-1"]))
+    assert run.one(REDIS).inputs["readRegions"] == ["eu-central-1", "ap-southeast-1"]
+    assert run.one(SERVICE).protect
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("10.0.0.0/8", None),
+        ("2001:db8::/32", None),
+        ("10.0.0.1", None),
+        ("10.0.0.1/8", "has host bits set; did you mean 10.0.0.0/8?"),
+        ("banana", "not a valid IP address or CIDR block"),
+    ],
+)
+def test_cidr_rule(source: str, problem: str | None) -> None:
+    found = rules.cidr_problem(source)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+@pytest.mark.parametrize(
+    ("source", "is_open"), [("0.0.0.0/0", True), ("::/0", True), ("0.0.0.0/1", False), ("10.0.0.0/8", False)]
+)
+def test_open_ingress_rule(source: str, is_open: bool) -> None:
+    assert rules.is_open_ingress(source) is is_open
