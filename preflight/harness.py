@@ -68,7 +68,8 @@ class Registration:
     parent: str
     provider: str
     protect: bool
-    inputs: dict[str, Any]  # camelCase, secrets unwrapped (what a policy sees as props)
+    inputs: dict[str, Any]  # camelCase, as the SDK sent them (secrets still wrapped)
+    wire_inputs: dict[str, Any]  # the same, in the JSON form the policy analyzer receives
     secret_inputs: frozenset[str]  # top-level input names that arrived as secrets
     state: dict[str, Any]
 
@@ -173,6 +174,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     provider=request.provider,
                     protect=bool(request.protect),
                     inputs=inputs,
+                    wire_inputs=json_format.MessageToDict(request.object),
                     secret_inputs=_secret_paths(request.object),
                     state=self.resources[urn].state if urn in self.resources else {},
                 )
@@ -184,11 +186,11 @@ def stack_file(stack: str) -> Path:
     return ROOT / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
-    """The `config:` map of Pulumi.<stack>.yaml (values as YAML gives them)."""
-    path = stack_file(stack)
+def read_stack_config(stack: str, path: Path | None = None) -> dict[str, Any]:
+    """The `config:` map of Pulumi.<stack>.yaml, or of another stack file (values as YAML gives them)."""
+    path = path or stack_file(stack)
     if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name} (stacks: dev, prod)")
+        raise FileNotFoundError(f"no stack file {path} (committed stacks: dev, prod)")
     data = yaml.safe_load(path.read_text()) or {}
     return dict(data.get("config") or {})
 

@@ -78,9 +78,6 @@ UPSTASH_REDIS_REGIONS = frozenset(
     }
 )
 
-# The recovery point objective of REQ-NFR-002, in hours.
-RPO_HOURS = 24
-
 
 def sorted_values(values: frozenset[int] | frozenset[str]) -> str:
     return ", ".join(str(v) for v in sorted(values))

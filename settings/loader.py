@@ -381,14 +381,6 @@ class _Loader:
                 "use one of: " + catalog.sorted_values(catalog.CLICKHOUSE_BACKUP_PERIOD_HOURS),
             )
             ok = False
-        elif period > catalog.RPO_HOURS:
-            b.bad(
-                "periodHours",
-                period,
-                f"exceeds the RPO of {catalog.RPO_HOURS} h (REQ-NFR-002)",
-                f"use {catalog.RPO_HOURS} or a shorter period",
-            )
-            ok = False
         if retention is None:
             b.bad(
                 "retentionHours",

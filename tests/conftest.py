@@ -1,40 +1,11 @@
-"""Shared fixtures: every test runs the real program under the preflight mock harness."""
+"""Fixtures: the committed stacks, each run fresh per test under the mock harness."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from preflight import harness  # noqa: E402
-
-
-def run_ok(stack: str, overrides: dict[str, Any] | None = None) -> harness.ProgramRun:
-    """Run the program; fail the test with the config report if it was rejected."""
-    run = harness.run_program(stack, overrides)
-    assert run.error is None, run.error
-    return run
-
-
-def config_error(stack: str, overrides: dict[str, Any]) -> str:
-    """Run the program expecting a config rejection; return the report."""
-    run = harness.run_program(stack, overrides)
-    assert run.error is not None, "expected the config to be rejected"
-    assert not run.resources, "no resource may be registered when the config is invalid"
-    return run.error
-
-
-def stack_value(stack: str, key: str) -> Any:
-    """A deep copy of one structured value of a committed stack file."""
-    import copy
-
-    return copy.deepcopy(harness.read_stack_config(stack)[f"{harness.PROJECT}:{key}"])
+from preflight import harness
+from tests.helpers import run_ok
 
 
 @pytest.fixture

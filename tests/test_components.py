@@ -6,8 +6,6 @@ import base64
 import hashlib
 from urllib.parse import urlsplit
 
-from conftest import run_ok, stack_value
-
 from components.data_warehouse import password_sha256_b64
 from preflight.harness import (
     CLICKHOUSE_PROVIDER,
@@ -18,6 +16,7 @@ from preflight.harness import (
     UPSTASH_PROVIDER,
     ProgramRun,
 )
+from tests.helpers import run_ok, stack_value
 
 PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPassword"]
 

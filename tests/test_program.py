@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import run_ok
 
 from contract import OUTPUTS
 from preflight.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
+from tests.helpers import run_ok
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

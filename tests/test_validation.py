@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import config_error, run_ok, stack_value
 
 from preflight.harness import DELETE, REDIS, SERVICE
 from settings import rules
+from tests.helpers import config_error, run_ok, stack_value
 
 P = "salla-analytics-infra:"
 
@@ -109,10 +109,6 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
     "backup period set": (
         lambda: _backup(periodHours=5, retentionHours=168),
         ["dataWarehouse.backup.periodHours = 5: is not a backup period ClickHouse Cloud accepts", "6, 8, 12"],
-    ),
-    "backup period over RPO": (
-        lambda: _backup(periodHours=48, retentionHours=168),
-        ["dataWarehouse.backup.periodHours = 48: exceeds the RPO of 24 h (REQ-NFR-002)"],
     ),
     "backup retention set": (
         lambda: _backup(periodHours=24, retentionHours=100),

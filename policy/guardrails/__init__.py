@@ -1,0 +1,26 @@
+"""The salla-analytics-guardrails policies, importable without starting a policy server."""
+
+from pulumi_policy import Policy
+
+from .clickhouse import backup_retention, backup_rpo, ip_access_valid, no_open_ingress
+from .common import data_stores_protected, required_tags
+from .qstash import endpoints_https, no_v1_resources
+from .redis import budget_cap, eviction_enabled, tls_required
+
+PACK_NAME = "salla-analytics-guardrails"
+
+POLICIES: list[Policy] = [
+    backup_rpo,
+    backup_retention,
+    no_open_ingress,
+    ip_access_valid,
+    tls_required,
+    eviction_enabled,
+    budget_cap,
+    data_stores_protected,
+    required_tags,
+    endpoints_https,
+    no_v1_resources,
+]
+
+__all__ = ["PACK_NAME", "POLICIES"]

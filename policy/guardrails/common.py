@@ -1,0 +1,67 @@
+"""Cross-cutting guardrails: protected data stores and cost-allocation tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from .types import CLICKHOUSE_SERVICE, REDIS_DATABASE, TAGGABLE, Report
+
+DATA_STORES = frozenset({CLICKHOUSE_SERVICE, REDIS_DATABASE})
+STANDARD_TAGS = ("project", "environment", "managed-by")
+
+
+def validate_protected(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type not in DATA_STORES or not args.get_config().get("requireProtect", False):
+        return
+    if not args.opts.protect:
+        report("Production data store must be protected against deletion (protect: true).")
+
+
+def _tags(args: ResourceValidationArgs) -> dict[str, Any]:
+    """The resource's own tags plus the provider's default tags (how AWS applies them)."""
+    tags: dict[str, Any] = {}
+    if args.provider is not None:
+        default_tags = args.provider.props.get("defaultTags")
+        if isinstance(default_tags, Mapping):
+            tags.update(default_tags.get("tags") or {})
+    own = args.props.get("tags")
+    if isinstance(own, Mapping):
+        tags.update(own)
+    return tags
+
+
+def validate_required_tags(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type not in TAGGABLE:
+        return
+    required = [*STANDARD_TAGS, *args.get_config().get("extraTags", [])]
+    tags = _tags(args)
+    missing = [key for key in required if not str(tags.get(key) or "").strip()]
+    if missing:
+        report("Missing cost-allocation tags: " + ", ".join(missing) + ".")
+
+
+data_stores_protected = ResourceValidationPolicy(
+    name="data-stores-protected",
+    description="Where the stack requires it, the ClickHouse service and Redis database are protected.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate_protected,
+    config_schema=PolicyConfigSchema(properties={"requireProtect": {"type": "boolean", "default": False}}),
+)
+
+required_tags = ResourceValidationPolicy(
+    name="required-tags",
+    description="Taggable resources carry project, environment, managed-by and the configured tags.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate_required_tags,
+    config_schema=PolicyConfigSchema(
+        properties={"extraTags": {"type": "array", "items": {"type": "string"}, "default": []}}
+    ),
+)

@@ -1,0 +1,58 @@
+"""Guardrails for the Upstash Redis cache."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from .types import REDIS_DATABASE, Report
+
+
+def validate_tls(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type == REDIS_DATABASE and args.props.get("tls") is not True:
+        report("Redis database must have tls: true (the provider's default is false).")
+
+
+def validate_eviction(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type == REDIS_DATABASE and args.props.get("eviction") is not True:
+        report("Redis cache should evict keys when full instead of failing writes (eviction: true).")
+
+
+def validate_budget(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type != REDIS_DATABASE:
+        return
+    cap = float(args.get_config().get("maxBudgetUsd", 50))
+    budget = args.props.get("budget")
+    if not isinstance(budget, int | float) or isinstance(budget, bool):
+        report(f"Redis database has no budget; set cache.budget (at most {cap:g} USD/month).")
+    elif budget > cap:
+        report(f"Redis budget {budget:g} USD/month exceeds the cap of {cap:g} USD/month.")
+
+
+tls_required = ResourceValidationPolicy(
+    name="redis-tls-required",
+    description="Every Redis database encrypts traffic in transit (tls: true).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate_tls,
+)
+
+eviction_enabled = ResourceValidationPolicy(
+    name="redis-eviction-enabled",
+    description="Caches evict rather than fail writes when full.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=validate_eviction,
+)
+
+budget_cap = ResourceValidationPolicy(
+    name="redis-budget-cap",
+    description="A monthly budget is set on every Redis database and stays under the cap.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=validate_budget,
+    config_schema=PolicyConfigSchema(
+        properties={"maxBudgetUsd": {"type": "integer", "default": 50, "minimum": 1}}
+    ),
+)

@@ -1,0 +1,22 @@
+"""Resource type tokens the guardrails inspect (as the engine reports them)."""
+
+from collections.abc import Callable
+
+# The analyzer's report callback: report(message, urn=None).
+Report = Callable[..., None]
+
+CLICKHOUSE_SERVICE = "clickhouse:index/service:Service"
+REDIS_DATABASE = "upstash:index/redisDatabase:RedisDatabase"
+QSTASH_TOPIC_V2 = "upstash:index/qStashTopicV2:QStashTopicV2"
+# QStash v1 resources call an API Upstash removed.
+QSTASH_V1 = frozenset(
+    {
+        "upstash:index/qStashTopic:QStashTopic",
+        "upstash:index/qStashEndpoint:QStashEndpoint",
+        "upstash:index/qStashSchedule:QStashSchedule",
+    }
+)
+S3_BUCKET = "aws:s3/bucket:Bucket"
+KMS_KEY = "aws:kms/key:Key"
+# Resources that accept tags (directly or through the provider's default tags).
+TAGGABLE = frozenset({CLICKHOUSE_SERVICE, S3_BUCKET, KMS_KEY})

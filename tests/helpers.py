@@ -1,0 +1,28 @@
+"""Shared test helpers: every test runs the real program under the preflight mock harness."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from preflight import harness
+
+
+def run_ok(stack: str, overrides: dict[str, Any] | None = None) -> harness.ProgramRun:
+    """Run the program; fail the test with the config report if it was rejected."""
+    run = harness.run_program(stack, overrides)
+    assert run.error is None, run.error
+    return run
+
+
+def config_error(stack: str, overrides: dict[str, Any]) -> str:
+    """Run the program expecting a config rejection; return the report."""
+    run = harness.run_program(stack, overrides)
+    assert run.error is not None, "expected the config to be rejected"
+    assert not run.resources, "no resource may be registered when the config is invalid"
+    return run.error
+
+
+def stack_value(stack: str, key: str) -> Any:
+    """A deep copy of one structured value of a committed stack file."""
+    return copy.deepcopy(harness.read_stack_config(stack)[f"{harness.PROJECT}:{key}"])
