@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= dev
 
-.PHONY: help venv lint typecheck unit test validate clean
+.PHONY: help venv lint typecheck unit test validate policy-venv clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,5 +33,15 @@ unit: venv ## pytest only
 
 test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
 
+validate: venv ## offline guardrail pre-flight: STACK=dev|prod (mocked providers, no CLI, no credentials)
+	$(BIN)/python -m preflight.validate --stack $(STACK)
+
+policy/.venv/.installed: policy/requirements.txt constraints.txt
+	@test -x policy/.venv/bin/python || $(PYTHON) -m venv policy/.venv
+	policy/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt -c constraints.txt
+	@touch $@
+
+policy-venv: policy/.venv/.installed ## the policy pack's own virtualenv (what `pulumi preview --policy-pack policy` uses)
+
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache
