@@ -7,8 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= dev
+PULUMI ?= pulumi
+BOOTSTRAP_BACKEND ?= file://./.state
 
-.PHONY: help venv lint typecheck unit test validate policy-venv clean
+.PHONY: help venv lint typecheck unit test validate policy-venv bootstrap clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +44,14 @@ policy/.venv/.installed: policy/requirements.txt constraints.txt
 	@touch $@
 
 policy-venv: policy/.venv/.installed ## the policy pack's own virtualenv (what `pulumi preview --policy-pack policy` uses)
+
+bootstrap: ## once per AWS account: the S3 state bucket + KMS key (bootstrap/, local backend; docs/state-backend.md)
+	cd bootstrap && mkdir -p .state && \
+	export PULUMI_BACKEND_URL='$(BOOTSTRAP_BACKEND)' PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}" && \
+	$(PULUMI) install && \
+	{ $(PULUMI) stack select shared 2>/dev/null || $(PULUMI) stack init shared --secrets-provider passphrase; } && \
+	$(PULUMI) up --stack shared && \
+	$(PULUMI) stack output --stack shared
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

@@ -34,6 +34,11 @@ REDIS = "upstash:index/redisDatabase:RedisDatabase"
 TOPIC = "upstash:index/qStashTopicV2:QStashTopicV2"
 CLICKHOUSE_PROVIDER = "pulumi:providers:clickhouse"
 UPSTASH_PROVIDER = "pulumi:providers:upstash"
+# AWS resources of the bootstrap project (bootstrap/: the state bucket and its KMS key).
+S3_BUCKET = "aws:s3/bucket:Bucket"
+KMS_KEY = "aws:kms/key:Key"
+KMS_ALIAS = "aws:kms/alias:Alias"
+MOCK_ACCOUNT = "000000000000"
 
 # Placeholder values for what a stack file never holds in plaintext. They satisfy the
 # validation rules (the password meets the complexity rule) and are obviously fake.
@@ -140,6 +145,27 @@ class PlatformMocks(pulumi.runtime.Mocks):
             }
         if args.typ == TOPIC:
             return inputs.get("name", args.name), {**inputs, "createdAt": 1, "updatedAt": 1}
+        if args.typ == S3_BUCKET:
+            bucket = inputs.get("bucket") or f"{args.name}-{_fake_hex(args.name, length=7)}"
+            region = inputs.get("region", "us-east-1")
+            return bucket, {
+                **inputs,
+                "bucket": bucket,
+                "arn": f"arn:aws:s3:::{bucket}",
+                "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+                "region": region,
+            }
+        if args.typ == KMS_KEY:
+            key_id = (
+                _fake_hex(args.name, "key", length=8) + "-0000-4000-8000-" + _fake_hex(args.name, length=12)
+            )
+            arn = f"arn:aws:kms:{inputs.get('region', 'us-east-1')}:{MOCK_ACCOUNT}:key/{key_id}"
+            return key_id, {**inputs, "arn": arn, "keyId": key_id}
+        if args.typ == KMS_ALIAS:
+            name = inputs.get("name", f"alias/{args.name}")
+            arn = f"arn:aws:kms:{inputs.get('region', 'us-east-1')}:{MOCK_ACCOUNT}:{name}"
+            return name, {**inputs, "name": name, "arn": arn}
         return f"{args.name}-id", inputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -196,20 +222,20 @@ def read_stack_config(stack: str, path: Path | None = None) -> dict[str, Any]:
 
 
 def engine_config(
-    stack_config: dict[str, Any], overrides: dict[str, Any] | None = None
+    stack_config: dict[str, Any], overrides: dict[str, Any] | None = None, *, project: str = PROJECT
 ) -> tuple[dict[str, str], list[str]]:
     """Turn a stack's config into what the engine hands a program, with placeholder secrets.
 
     `overrides` replaces whole keys (DELETE removes one); it may also set a secret key, which
     then stays secret. A key written as `{secure: ...}` in the file counts as an encrypted
-    value and is replaced by its placeholder.
+    value and is replaced by its placeholder. Keys without a namespace belong to `project`.
     """
     merged: dict[str, Any] = {}
     secret_keys: set[str] = set(PLACEHOLDER_SECRETS)
     for key, value in {**PLACEHOLDER_PLAIN, **PLACEHOLDER_SECRETS}.items():
         merged[key] = value
     for key, value in stack_config.items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
+        full = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.add(full)
             merged.setdefault(full, PLACEHOLDER_SECRETS.get(full, "placeholder"))
@@ -218,7 +244,7 @@ def engine_config(
         if full in PLACEHOLDER_SECRETS:
             secret_keys.discard(full)  # present in plaintext: the program must reject it
     for key, value in (overrides or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
+        full = key if ":" in key else f"{project}:{key}"
         if value is DELETE:
             merged.pop(full, None)
             secret_keys.discard(full)
@@ -233,24 +259,32 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     *,
     stack_config: dict[str, Any] | None = None,
+    program: Path = PROGRAM,
+    project: str = PROJECT,
+    stack_file_dir: Path | None = None,
 ) -> ProgramRun:
-    """Run __main__.py for `stack` under mocks; config problems land in `.error`."""
-    config = read_stack_config(stack) if stack_config is None else stack_config
-    values, secret_keys = engine_config(config, overrides)
+    """Run a program's __main__.py for `stack` under mocks; config problems land in `.error`.
+
+    The defaults run this project; `program`/`project` run another one (e.g. bootstrap/), whose
+    stack files are read from `stack_file_dir` (default: the program's directory).
+    """
+    path = (program.parent if stack_file_dir is None else stack_file_dir) / f"Pulumi.{stack}.yaml"
+    config = read_stack_config(stack, path) if stack_config is None else stack_config
+    values, secret_keys = engine_config(config, overrides, project=project)
     set_all_config(values, secret_keys)
     platform = PlatformMocks()
     monitor = RecordingMonitor(platform)
     settings.set_root_resource(None)  # type: ignore[arg-type]
-    mocks.set_mocks(platform, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    mocks.set_mocks(platform, project=project, stack=stack, preview=False, monitor=monitor)
+    if str(program.parent) not in sys.path:
+        sys.path.insert(0, str(program.parent))
     run = ProgramRun(stack=stack)
 
-    def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+    def run_main() -> None:
+        runpy.run_path(str(program), run_name="__main__")
 
     try:
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(run_main))
     except pulumi.RunError as exc:
         run.error = str(exc)
         return run
