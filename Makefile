@@ -7,10 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= dev
+FORMAT ?= dotenv
+# actionlint lints the GitHub workflow in the tests. Its PyPI wheel-less package downloads the
+# binary from GitHub at install time (impossible here), so it is built from the Go module proxy.
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(BIN)/actionlint
 PULUMI ?= pulumi
 BOOTSTRAP_BACKEND ?= file://./.state
 
-.PHONY: help venv lint typecheck unit test validate policy-venv bootstrap clean
+.PHONY: actionlint help venv lint typecheck unit test validate policy-venv bootstrap outputs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,7 +35,12 @@ lint: venv ## ruff lint + format check
 typecheck: venv ## mypy (strict)
 	$(BIN)/mypy .
 
-unit: venv ## pytest only
+$(ACTIONLINT): | $(STAMP)
+	GOBIN="$(abspath $(BIN))" GOFLAGS=-mod=mod GOTOOLCHAIN=local go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+actionlint: $(ACTIONLINT) ## build the pinned actionlint into .venv/bin (needs Go)
+
+unit: venv $(ACTIONLINT) ## pytest only
 	$(BIN)/pytest
 
 test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
@@ -52,6 +62,9 @@ bootstrap: ## once per AWS account: the S3 state bucket + KMS key (bootstrap/, l
 	{ $(PULUMI) stack select shared 2>/dev/null || $(PULUMI) stack init shared --secrets-provider passphrase; } && \
 	$(PULUMI) up --stack shared && \
 	$(PULUMI) stack output --stack shared
+
+outputs: venv ## consumer env vars of STACK as FORMAT=dotenv|json (outputs/<stack>.env|.json, mode 0600, git-ignored; needs the Pulumi CLI)
+	$(BIN)/python consumer_outputs.py --stack $(STACK) --format $(FORMAT) $(if $(OUT),--out $(OUT))
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

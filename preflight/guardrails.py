@@ -19,9 +19,12 @@ from pulumi_policy import (
     Policy,
     PolicyCustomTimeouts,
     PolicyProviderResource,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
@@ -123,6 +126,14 @@ def _props(reg: Registration) -> Any:
     return unknown_checking_proxy(deserialize_properties(reg.wire_inputs))
 
 
+def _level(chosen: PolicySettings) -> str:
+    return "advisory" if chosen.level == EnforcementLevel.ADVISORY else "mandatory"
+
+
+def _unknown(policy: Policy, resource: str, type_: str, exc: UnknownValueError) -> Finding:
+    return Finding(policy.name, resource, type_, "advisory", f"can't run during preview: {exc.message}")
+
+
 def check_resource(
     policy: Policy,
     chosen: PolicySettings,
@@ -132,7 +143,7 @@ def check_resource(
     """Run one policy on one resource exactly as the analyzer's Analyze call does."""
     if chosen.level == EnforcementLevel.DISABLED or not isinstance(policy, ResourceValidationPolicy):
         return []
-    level = "advisory" if chosen.level == EnforcementLevel.ADVISORY else "mandatory"
+    level = _level(chosen)
     policy_provider = (
         PolicyProviderResource(provider.type, _props(provider), provider.urn, provider.name)
         if provider
@@ -155,11 +166,48 @@ def check_resource(
     try:
         policy.validate(args, report)
     except UnknownValueError as exc:
-        note = f"can't run during preview: {exc.message}"
-        return [Finding(policy.name, resource.name, resource.type, "advisory", note)]
+        return [_unknown(policy, resource.name, resource.type, exc)]
     except _NotApplicableError:
         return []
     return [Finding(policy.name, resource.name, resource.type, level, m) for m in messages]
+
+
+def check_stack(policy: Policy, chosen: PolicySettings, resources: list[Registration]) -> list[Finding]:
+    """Run one stack policy over all resources, as the analyzer's AnalyzeStack does (outputs)."""
+    if chosen.level == EnforcementLevel.DISABLED or not isinstance(policy, StackValidationPolicy):
+        return []
+    by_urn = {r.urn: r for r in resources}
+    policy_resources = [
+        PolicyResource(
+            r.type,
+            unknown_checking_proxy(deserialize_properties(r.wire_state)),
+            r.urn,
+            r.name,
+            _opts(r),
+            None,
+            None,
+            [],
+            {},
+        )
+        for r in resources
+    ]
+    findings: list[Finding] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        reg = by_urn.get(urn or "")
+        findings.append(
+            Finding(
+                policy.name, reg.name if reg else "(stack)", reg.type if reg else "", _level(chosen), message
+            )
+        )
+
+    try:
+        policy.validate(StackValidationArgs(policy_resources, chosen.config), report)
+    except UnknownValueError as exc:
+        return [_unknown(policy, "(stack)", "", exc)]
+    except _NotApplicableError:
+        return []
+    return findings
 
 
 def evaluate(run: ProgramRun, policies: list[Policy], settings: dict[str, PolicySettings]) -> list[Finding]:
@@ -172,4 +220,7 @@ def evaluate(run: ProgramRun, policies: list[Policy], settings: dict[str, Policy
         provider = providers.get(reg.provider.rsplit("::", 1)[0]) if reg.provider else None
         for policy in policies:
             findings.extend(check_resource(policy, settings[policy.name], reg, provider))
+    custom = [r for r in run.resources if r.custom]
+    for policy in policies:
+        findings.extend(check_stack(policy, settings[policy.name], custom))
     return findings

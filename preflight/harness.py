@@ -77,6 +77,7 @@ class Registration:
     wire_inputs: dict[str, Any]  # the same, in the JSON form the policy analyzer receives
     secret_inputs: frozenset[str]  # top-level input names that arrived as secrets
     state: dict[str, Any]
+    wire_state: dict[str, Any] = field(default_factory=dict)  # outputs, as stack policies get them
 
 
 @dataclass
@@ -203,6 +204,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     wire_inputs=json_format.MessageToDict(request.object),
                     secret_inputs=_secret_paths(request.object),
                     state=self.resources[urn].state if urn in self.resources else {},
+                    wire_state=json_format.MessageToDict(response.object),
                 )
             )
         return response

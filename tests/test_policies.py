@@ -92,6 +92,8 @@ def test_pack_has_the_issues_policies_with_their_levels() -> None:
         "required-tags": "mandatory",
         "qstash-endpoints-https": "mandatory",
         "qstash-no-v1-resources": "mandatory",
+        "state-bucket-hardened": "mandatory",
+        "kms-key-rotation": "mandatory",
     }
 
 

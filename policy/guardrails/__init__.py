@@ -2,6 +2,7 @@
 
 from pulumi_policy import Policy
 
+from .aws import kms_key_rotation, state_bucket_hardened
 from .clickhouse import backup_retention, backup_rpo, ip_access_valid, no_open_ingress
 from .common import data_stores_protected, required_tags
 from .qstash import endpoints_https, no_v1_resources
@@ -21,6 +22,8 @@ POLICIES: list[Policy] = [
     required_tags,
     endpoints_https,
     no_v1_resources,
+    state_bucket_hardened,
+    kms_key_rotation,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

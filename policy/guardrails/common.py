@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,11 @@ def _tags(args: ResourceValidationArgs) -> dict[str, Any]:
     tags: dict[str, Any] = {}
     if args.provider is not None:
         default_tags = args.provider.props.get("defaultTags")
+        if isinstance(default_tags, str):  # provider inputs of object type arrive JSON-encoded
+            try:
+                default_tags = json.loads(default_tags)
+            except json.JSONDecodeError:
+                default_tags = None
         if isinstance(default_tags, Mapping):
             tags.update(default_tags.get("tags") or {})
     own = args.props.get("tags")
