@@ -49,3 +49,9 @@ def test_prod_never_opens_ingress_and_meets_rpo() -> None:
     assert dw["backup"]["periodHours"] <= 24 and dw["backup"]["retentionHours"] == 168
     assert _config("prod")["salla-analytics-infra:protect"] is True
     assert _config("dev")["salla-analytics-infra:protect"] is False
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
+def test_stacks_use_the_kms_secrets_provider(path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    assert data["secretsprovider"] == "awskms://alias/salla-analytics-pulumi?region=us-east-1"
