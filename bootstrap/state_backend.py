@@ -18,6 +18,9 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
+# The main project's config-error format (bootstrap/__main__.py puts the repo root on sys.path).
+from settings.errors import ConfigErrors, Problems
+
 DEFAULT_BUCKET_NAME = "salla-analytics-pulumi-state"
 DEFAULT_RETENTION_DAYS = 30
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 1, 3650
@@ -46,36 +49,6 @@ class BootstrapSettings:
     tags: dict[str, str]
 
 
-def _show(value: Any) -> str:
-    """A config value as the main project's error reports show it."""
-    if isinstance(value, str):
-        return f'"{value}"'
-    if value is None:
-        return "(not set)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-class _Problems:
-    """Every config problem of a run, reported together like the main project does."""
-
-    def __init__(self, stack: str) -> None:
-        self.stack = stack
-        self.items: list[str] = []
-
-    def add(self, key: str, value: Any, rule: str, fix: str) -> None:
-        self.items.append(f"  - {key} = {_show(value)}: {rule}\n      fix: {fix}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            count = len(self.items)
-            noun = "problem" if count == 1 else "problems"
-            report = "\n".join([f"stack '{self.stack}' has {count} configuration {noun}:", *self.items])
-            # RunError: the engine prints the message alone, without a Python stack trace.
-            raise pulumi.RunError(report)
-
-
 def _parsed(raw: str) -> Any:
     try:
         return json.loads(raw)
@@ -95,7 +68,7 @@ def _all_keys() -> set[str]:
 def load_settings() -> BootstrapSettings:
     """Validate the stack's config; raise a RunError listing every problem."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    problems = _Problems(stack)
+    problems = Problems()
 
     def key(name: str) -> str:
         return f"{project}:{name}"
@@ -144,7 +117,9 @@ def load_settings() -> BootstrapSettings:
         )
 
     tags = _tags(project, stack, key("tags"), problems)
-    problems.raise_if_any()
+    if problems:
+        # RunError: the engine prints the report alone, without a Python stack trace.
+        raise pulumi.RunError(ConfigErrors(stack, problems.items).render())
     assert region is not None and isinstance(days, int)  # checked above
     return BootstrapSettings(
         project=project,
@@ -156,7 +131,7 @@ def load_settings() -> BootstrapSettings:
     )
 
 
-def _tags(project: str, stack: str, full_key: str, problems: _Problems) -> dict[str, str]:
+def _tags(project: str, stack: str, full_key: str, problems: Problems) -> dict[str, str]:
     """The main project's tagging scheme: standard tags plus the stack's `tags` map."""
     standard = {"project": project, "environment": stack, "managed-by": "pulumi"}
     raw = runtime_config.get_config(full_key)
