@@ -55,6 +55,7 @@ SECTION_KEYS = {
         "ipAllowList",
     },
     "messaging": {"topics"},
+    "dataWarehouse.backup": {"periodHours", "retentionHours"},
 }
 SECRET_KEYS = (
     "clickhouseAdminPassword",
@@ -62,7 +63,7 @@ SECRET_KEYS = (
     "qstashCurrentSigningKey",
     "qstashNextSigningKey",
 )
-TOP_LEVEL_KEYS = {*SECTION_KEYS, *SECRET_KEYS, "protect", "tags"}
+TOP_LEVEL_KEYS = {"dataWarehouse", "cache", "messaging", *SECRET_KEYS, "protect", "tags"}
 STANDARD_TAG_KEYS = ("project", "environment", "managed-by")
 DEFAULT_IP_DESCRIPTION = "allow-listed by salla-analytics-infra"
 
@@ -356,15 +357,7 @@ class _Loader:
                 "e.g. backup: {periodHours: 24, retentionHours: 168}",
             )
             return None
-        b = _Section.__new__(_Section)
-        b.name, b.obj, b.problems = "dataWarehouse.backup", raw, self.problems
-        for unknown in sorted(set(raw) - {"periodHours", "retentionHours"}):
-            b.bad(
-                unknown,
-                raw[unknown],
-                "is not a known key of dataWarehouse.backup",
-                "use periodHours and retentionHours",
-            )
+        b = _Section("dataWarehouse.backup", raw, self.problems)
         period = b.integer("periodHours", "24")
         retention = b.integer("retentionHours", "168")
         ok = True

@@ -119,7 +119,10 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
     ),
     "backup unknown key": (
         lambda: _backup(periodHours=24, retentionHours=24, extra=1),
-        ["dataWarehouse.backup.extra = 1: is not a known key of dataWarehouse.backup"],
+        [
+            "dataWarehouse.backup.extra = 1: is not a known key of dataWarehouse.backup",
+            "periodHours, retentionHours",
+        ],
     ),
     "backup fields required": (
         lambda: _backup(),
