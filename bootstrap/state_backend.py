@@ -20,6 +20,7 @@ from pulumi.runtime import config as runtime_config
 
 # The main project's config-error format (bootstrap/__main__.py puts the repo root on sys.path).
 from settings.errors import ConfigErrors, Problems
+from settings.tags import merged_tags
 
 DEFAULT_BUCKET_NAME = "salla-analytics-pulumi-state"
 DEFAULT_RETENTION_DAYS = 30
@@ -116,7 +117,15 @@ def load_settings() -> BootstrapSettings:
             set_hint(key("objectLockRetentionDays"), str(DEFAULT_RETENTION_DAYS)),
         )
 
-    tags = _tags(project, stack, key("tags"), problems)
+    raw_tags = runtime_config.get_config(key("tags"))
+    tags = merged_tags(
+        None if raw_tags is None else _parsed(raw_tags),
+        project=project,
+        stack=stack,
+        key=key("tags"),
+        problems=problems,
+        aws_limits=True,
+    )
     if problems:
         # RunError: the engine prints the report alone, without a Python stack trace.
         raise pulumi.RunError(ConfigErrors(stack, problems.items).render())
@@ -129,40 +138,6 @@ def load_settings() -> BootstrapSettings:
         object_lock_retention_days=days,
         tags=tags,
     )
-
-
-def _tags(project: str, stack: str, full_key: str, problems: Problems) -> dict[str, str]:
-    """The main project's tagging scheme: standard tags plus the stack's `tags` map."""
-    standard = {"project": project, "environment": stack, "managed-by": "pulumi"}
-    raw = runtime_config.get_config(full_key)
-    if raw is None:
-        return standard
-    value = _parsed(raw)
-    if not isinstance(value, dict):
-        problems.add(
-            full_key, value, "must be a map of tag names to values", "e.g. tags: {cost-center: analytics}"
-        )
-        return standard
-    merged = dict(standard)
-    for k, v in value.items():
-        path = f"{full_key}.{k}"
-        if not isinstance(v, str) or not v or len(v) > 256 or not k or len(k) > 128 or k.startswith("aws:"):
-            problems.add(
-                path,
-                v,
-                "must be a non-empty string (key up to 128, value up to 256 characters, no 'aws:' prefix)",
-                f"pulumi config set --path 'tags.{k}' <value> --stack {stack}",
-            )
-        elif k in standard and v != standard[k]:
-            problems.add(
-                path,
-                v,
-                f"is a standard tag set by the program ({standard[k]!r})",
-                f"remove tags.{k} from the stack config",
-            )
-        else:
-            merged[k] = v
-    return merged
 
 
 # -- the component ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .model import (
     WarehouseSettings,
 )
 from .source import ConfigSource, EngineConfig
+from .tags import merged_tags
 
 PROJECT = "salla-analytics-infra"
 
@@ -64,7 +65,6 @@ SECRET_KEYS = (
     "qstashNextSigningKey",
 )
 TOP_LEVEL_KEYS = {"dataWarehouse", "cache", "messaging", *SECRET_KEYS, "protect", "tags"}
-STANDARD_TAG_KEYS = ("project", "environment", "managed-by")
 DEFAULT_IP_DESCRIPTION = "allow-listed by salla-analytics-infra"
 
 # (config key, environment variable, secret?) per provider credential.
@@ -521,37 +521,9 @@ class _Loader:
         return value
 
     def tags(self) -> dict[str, str]:
-        value = self._plain("tags")
-        standard = {"project": PROJECT, "environment": self.stack, "managed-by": "pulumi"}
-        if value is None:
-            return standard
-        if not isinstance(value, dict):
-            self.problems.add(
-                _key("tags"),
-                value,
-                "must be a map of tag names to values",
-                "e.g. tags: {cost-center: analytics}",
-            )
-            return standard
-        merged = dict(standard)
-        for k, v in value.items():
-            if not isinstance(v, str) or not v or not k:
-                self.problems.add(
-                    _key(f"tags.{k}"),
-                    v,
-                    "must be a non-empty string",
-                    f"pulumi config set --path 'tags.{k}' <value>",
-                )
-            elif k in standard and v != standard[k]:
-                self.problems.add(
-                    _key(f"tags.{k}"),
-                    v,
-                    f"is a standard tag set by the program ({standard[k]!r})",
-                    f"remove tags.{k} from the stack config",
-                )
-            else:
-                merged[k] = v
-        return merged
+        return merged_tags(
+            self._plain("tags"), project=PROJECT, stack=self.stack, key=_key("tags"), problems=self.problems
+        )
 
     def unknown_top_level(self) -> None:
         prefix = PROJECT + ":"
