@@ -46,7 +46,7 @@ unit: venv $(ACTIONLINT) ## pytest only
 test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
 
 validate: venv ## offline guardrail pre-flight: STACK=dev|prod (mocked providers, no CLI, no credentials)
-	$(BIN)/python -m preflight.validate --stack $(STACK)
+	$(BIN)/python -m tools.validate --stack $(STACK)
 
 policy/.venv/.installed: policy/requirements.txt constraints.txt
 	@test -x policy/.venv/bin/python || $(PYTHON) -m venv policy/.venv
@@ -64,7 +64,7 @@ bootstrap: ## once per AWS account: the S3 state bucket + KMS key (bootstrap/, l
 	$(PULUMI) stack output --stack shared
 
 outputs: venv ## consumer env vars of STACK as FORMAT=dotenv|json (outputs/<stack>.env|.json, mode 0600, git-ignored; needs the Pulumi CLI)
-	$(BIN)/python consumer_outputs.py --stack $(STACK) --format $(FORMAT) $(if $(OUT),--out $(OUT))
+	$(BIN)/python -m tools.outputs --stack $(STACK) --format $(FORMAT) $(if $(OUT),--out $(OUT))
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

@@ -2,7 +2,7 @@
 
 import pulumi
 
-from program import build_stack, config_errors_reported
+from stack.build import build_stack, config_errors_reported
 from settings import load_settings
 
 with config_errors_reported():

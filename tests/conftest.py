@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from preflight import harness
+from tools import harness
 from tests.helpers import run_ok
 
 

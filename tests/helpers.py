@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from preflight import harness
+from tools import harness
 
 
 def run_ok(stack: str, overrides: dict[str, Any] | None = None) -> harness.ProgramRun:

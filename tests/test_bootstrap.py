@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from preflight import harness
-from preflight.harness import KMS_ALIAS, KMS_KEY, S3_BUCKET, ProgramRun
+from tools import harness
+from tools.harness import KMS_ALIAS, KMS_KEY, S3_BUCKET, ProgramRun
 
 BOOTSTRAP = harness.ROOT / "bootstrap"
 PROGRAM = BOOTSTRAP / "__main__.py"

@@ -7,7 +7,7 @@ import hashlib
 from urllib.parse import urlsplit
 
 from components.data_warehouse import password_sha256_b64
-from preflight.harness import (
+from tools.harness import (
     CLICKHOUSE_PROVIDER,
     PLACEHOLDER_SECRETS,
     REDIS,

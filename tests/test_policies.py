@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from policy.guardrails import POLICIES
-from preflight.guardrails import (
+from tools.policy_eval import (
     Finding,
     PolicyConfigError,
     check_resource,
@@ -19,7 +19,7 @@ from preflight.guardrails import (
     load_policy_config,
     resolve,
 )
-from preflight.harness import DELETE, Registration
+from tools.harness import DELETE, Registration
 from tests.helpers import run_ok, stack_value
 
 POLICY = {p.name: p for p in POLICIES}

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from policy.guardrails import POLICIES
-from preflight.guardrails import Finding, evaluate, resolve
-from preflight.harness import ProgramRun, Registration
+from tools.policy_eval import Finding, evaluate, resolve
+from tools.harness import ProgramRun, Registration
 from tests.test_bootstrap import run_bootstrap
 
 POLICY_CONFIG = {"required-tags": {"extraTags": ["cost-center", "owner"]}}

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from contract import OUTPUTS
-from preflight.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
+from stack.contract import OUTPUTS
+from tools.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
 from tests.helpers import run_ok
 
 

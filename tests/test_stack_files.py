@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from preflight.harness import ROOT
-from preflight.stack_files import plaintext_secrets
+from tools.harness import ROOT
+from tools.stack_files import plaintext_secrets
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from preflight import validate
-from preflight.harness import ROOT
+from tools import validate
+from tools.harness import ROOT
 
 
 def _prod_variant(tmp_path: Path, change: str) -> Path:
@@ -65,7 +65,7 @@ def test_missing_policy_config_exits_two(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_module_entry_point_exit_code() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "preflight.validate", "--stack", "prod"],
+        [sys.executable, "-m", "tools.validate", "--stack", "prod"],
         cwd=ROOT,
         capture_output=True,
         text=True,

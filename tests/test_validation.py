@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from preflight.harness import DELETE, REDIS, SERVICE
+from tools.harness import DELETE, REDIS, SERVICE
 from settings import rules
 from tests.helpers import config_error, run_ok, stack_value
 
@@ -256,7 +256,7 @@ def test_missing_secret_shows_the_exact_command() -> None:
 def test_plaintext_secret_is_rejected_without_echoing_it() -> None:
     # A key set in the stack config map itself (not via --secret) arrives as plaintext.
     config = {**_stack_config("dev"), f"{P}qstashToken": "tok-in-the-clear"}
-    from preflight import harness
+    from tools import harness
 
     run = harness.run_program("dev", stack_config=config)
     assert run.error is not None
@@ -265,7 +265,7 @@ def test_plaintext_secret_is_rejected_without_echoing_it() -> None:
 
 
 def _stack_config(stack: str) -> dict[str, Any]:
-    from preflight import harness
+    from tools import harness
 
     return harness.read_stack_config(stack)
 

@@ -16,8 +16,8 @@ from components import (
     ServerlessCache,
     ServerlessCacheArgs,
 )
-from contract import contract_outputs
-from providers import build_providers
+from stack.contract import contract_outputs
+from stack.providers import build_providers
 from settings import ConfigErrors, StackSettings
 
 

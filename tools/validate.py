@@ -16,7 +16,7 @@ from pathlib import Path
 
 from policy.guardrails import PACK_NAME, POLICIES
 
-from .guardrails import Finding, PolicyConfigError, evaluate, load_policy_config, resolve
+from .policy_eval import Finding, PolicyConfigError, evaluate, load_policy_config, resolve
 from .harness import read_stack_config, run_program
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-import consumer_outputs as co
-from contract import OUTPUTS
+from tools import outputs as co
+from stack.contract import OUTPUTS
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_WORK_TREE = shutil.which("git") is not None and (ROOT / ".git").exists()
@@ -298,7 +298,8 @@ def test_default_paths_are_git_ignored() -> None:
 def test_cli_as_a_script(fake_pulumi: Path, tmp_path: Path) -> None:
     out = tmp_path / "prod.env"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "consumer_outputs.py"), "--stack", "prod", "--out", str(out)],
+        [sys.executable, "-m", "tools.outputs", "--stack", "prod", "--out", str(out)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,

@@ -1,0 +1,1 @@
+"""The stack's wiring: explicit providers and the outputs contract."""
