@@ -2,8 +2,8 @@
 
 import pulumi
 
-from stack.build import build_stack, config_errors_reported
 from settings import load_settings
+from stack.build import build_stack, config_errors_reported
 
 with config_errors_reported():
     settings = load_settings()

@@ -16,9 +16,9 @@ from components import (
     ServerlessCache,
     ServerlessCacheArgs,
 )
+from settings import ConfigErrors, StackSettings
 from stack.contract import contract_outputs
 from stack.providers import build_providers
-from settings import ConfigErrors, StackSettings
 
 
 def build_stack(settings: StackSettings) -> dict[str, pulumi.Output[Any]]:

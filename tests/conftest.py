@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools import harness
 from tests.helpers import run_ok
+from tools import harness
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import hashlib
 from urllib.parse import urlsplit
 
 from components.data_warehouse import password_sha256_b64
+from tests.helpers import run_ok, stack_value
 from tools.harness import (
     CLICKHOUSE_PROVIDER,
     PLACEHOLDER_SECRETS,
@@ -16,7 +17,6 @@ from tools.harness import (
     UPSTASH_PROVIDER,
     ProgramRun,
 )
-from tests.helpers import run_ok, stack_value
 
 PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPassword"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tools import outputs as co
 from stack.contract import OUTPUTS
+from tools import outputs as co
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_WORK_TREE = shutil.which("git") is not None and (ROOT / ".git").exists()

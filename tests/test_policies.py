@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from policy.guardrails import POLICIES
+from tests.helpers import run_ok, stack_value
+from tools.harness import DELETE, Registration
 from tools.policy_eval import (
     Finding,
     PolicyConfigError,
@@ -19,8 +21,6 @@ from tools.policy_eval import (
     load_policy_config,
     resolve,
 )
-from tools.harness import DELETE, Registration
-from tests.helpers import run_ok, stack_value
 
 POLICY = {p.name: p for p in POLICIES}
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from policy.guardrails import POLICIES
-from tools.policy_eval import Finding, evaluate, resolve
-from tools.harness import ProgramRun, Registration
 from tests.test_bootstrap import run_bootstrap
+from tools.harness import ProgramRun, Registration
+from tools.policy_eval import Finding, evaluate, resolve
 
 POLICY_CONFIG = {"required-tags": {"extraTags": ["cost-center", "owner"]}}
 S3 = "aws:s3/"

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from stack.contract import OUTPUTS
-from tools.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
 from tests.helpers import run_ok
+from tools.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

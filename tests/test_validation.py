@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tools.harness import DELETE, REDIS, SERVICE
 from settings import rules
 from tests.helpers import config_error, run_ok, stack_value
+from tools.harness import DELETE, REDIS, SERVICE
 
 P = "salla-analytics-infra:"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from policy.guardrails import PACK_NAME, POLICIES
 
-from .policy_eval import Finding, PolicyConfigError, evaluate, load_policy_config, resolve
 from .harness import read_stack_config, run_program
+from .policy_eval import Finding, PolicyConfigError, evaluate, load_policy_config, resolve
 
 
 def render(findings: list[Finding]) -> str:
