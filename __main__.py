@@ -1,12 +1,37 @@
-"""Salla Analytics data platform: ClickHouse Cloud, Upstash Redis and QStash, per stack."""
+"""Salla Analytics data platform, one stack: validated settings -> providers -> components -> contract."""
 
-import pulumi
-
+from components import (
+    AsyncMessaging,
+    AsyncMessagingArgs,
+    DataWarehouse,
+    DataWarehouseArgs,
+    ServerlessCache,
+    ServerlessCacheArgs,
+)
 from settings import load_settings
-from stack.build import build_stack, config_errors_reported
+from stack.contract import export_contract
+from stack.providers import build_providers
 
-with config_errors_reported():
-    settings = load_settings()
+settings = load_settings()  # every config problem at once, or typed settings
+providers = build_providers()  # explicit providers; credentials come from the environment
 
-for name, value in build_stack(settings).items():
-    pulumi.export(name, value)
+warehouse = DataWarehouse(
+    "warehouse",
+    DataWarehouseArgs(
+        settings.warehouse, settings.secrets.clickhouse_admin_password, settings.tags, settings.protect
+    ),
+    providers.opts(),
+)
+cache = ServerlessCache("cache", ServerlessCacheArgs(settings.cache, settings.protect), providers.opts())
+messaging = AsyncMessaging(
+    "messaging",
+    AsyncMessagingArgs(
+        settings.messaging,
+        settings.secrets.qstash_token,
+        settings.secrets.qstash_current_signing_key,
+        settings.secrets.qstash_next_signing_key,
+    ),
+    providers.opts(),
+)
+
+export_contract(warehouse, cache, messaging)

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import upstash_pulumi as upstash
 
-from settings import MessagingSettings
+from settings import Messaging
 
 
 @dataclass
 class AsyncMessagingArgs:
-    settings: MessagingSettings
+    settings: Messaging
     # The QStash token and signing keys: no provider data source returns them, so they come
     # from encrypted stack config and are passed through as secret outputs.
     qstash_token: pulumi.Output[str]
@@ -42,9 +42,10 @@ class AsyncMessaging(pulumi.ComponentResource):
             for topic in args.settings.topics
         }
         self.topic_names = pulumi.Output.all(*(t.name for t in self.topics.values()))
-        self.qstash_token = pulumi.Output.secret(args.qstash_token)
-        self.current_signing_key = pulumi.Output.secret(args.current_signing_key)
-        self.next_signing_key = pulumi.Output.secret(args.next_signing_key)
+        # Already secret Outputs (settings hands secrets out only that way).
+        self.qstash_token = args.qstash_token
+        self.current_signing_key = args.current_signing_key
+        self.next_signing_key = args.next_signing_key
         self.register_outputs(
             {
                 "topic_names": self.topic_names,

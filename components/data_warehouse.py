@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumiverse_clickhouse as clickhouse
 
-from settings import WarehouseSettings
+from settings import Warehouse
 
 from .urls import credential_url
 
@@ -31,7 +31,7 @@ def _https_port(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> int | 
 
 @dataclass
 class DataWarehouseArgs:
-    settings: WarehouseSettings
+    settings: Warehouse
     admin_password: pulumi.Output[str]
     tags: dict[str, str] = field(default_factory=dict)
     protect: bool = False

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import pulumi
 import upstash_pulumi as upstash
 
-from settings import CacheSettings
+from settings import Cache
 
 from .urls import credential_url
 
 
 @dataclass
 class ServerlessCacheArgs:
-    settings: CacheSettings
+    settings: Cache
     protect: bool = False
 
 

@@ -1,34 +1,22 @@
 """Typed, validated stack settings: the one place that reads Pulumi config."""
 
 from .errors import ConfigErrors, ConfigProblem
-from .loader import PROJECT, SECRET_KEYS, load_settings
-from .model import (
-    BackupSettings,
-    CacheSettings,
-    ClickHouseCredentials,
-    IpAccess,
-    MessagingSettings,
-    Secrets,
-    StackSettings,
-    TopicSettings,
-    UpstashCredentials,
-    WarehouseSettings,
-)
+from .loader import SECRET_KEYS, Secrets, StackSettings, load_settings, validate
+from .models import Backup, Cache, IpAccess, Messaging, StackConfig, Topic, Warehouse
 
 __all__ = [
-    "PROJECT",
     "SECRET_KEYS",
-    "BackupSettings",
-    "CacheSettings",
-    "ClickHouseCredentials",
+    "Backup",
+    "Cache",
     "ConfigErrors",
     "ConfigProblem",
     "IpAccess",
-    "MessagingSettings",
+    "Messaging",
     "Secrets",
+    "StackConfig",
     "StackSettings",
-    "TopicSettings",
-    "UpstashCredentials",
-    "WarehouseSettings",
+    "Topic",
+    "Warehouse",
     "load_settings",
+    "validate",
 ]

@@ -10,6 +10,9 @@ Update these sets when a provider upgrade widens them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 CLICKHOUSE_REGIONS: dict[str, frozenset[str]] = {
     "aws": frozenset(
         {
@@ -79,5 +82,5 @@ UPSTASH_REDIS_REGIONS = frozenset(
 )
 
 
-def sorted_values(values: frozenset[int] | frozenset[str]) -> str:
+def sorted_values(values: Collection[Any]) -> str:
     return ", ".join(str(v) for v in sorted(values))

@@ -1,12 +1,27 @@
-"""Config error reporting: every problem names the key, the bad value and the fix."""
+"""Config problems: each names the full key, the bad value, the rule and the fix.
+
+Validation itself is pydantic's (settings.models); this module turns a pydantic ValidationError
+into the report a user reads. Rules of this project raise `rule(...)` errors that carry their own
+wording and fix; pydantic's built-in errors are worded here, once. Values are never echoed for a
+config key the engine reports as secret, at any depth below it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
-# Placeholder shown instead of a secret's value in error messages.
+import pulumi
+from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
+
+# Placeholder shown instead of a secret's value.
 REDACTED = "<redacted>"
+# Marks "no value given" in a rule's context (None is a legitimate bad value).
+_UNSET = "__unset__"
+RULE_ERROR = "config_rule"
+Loc = tuple[str | int, ...]
 
 
 def show(value: Any) -> str:
@@ -21,8 +36,27 @@ def show(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """One problem a validator found: relative location, rule and fix (the value is optional)."""
+
+    rule: str
+    fix: str
+    at: tuple[str | int, ...] = ()
+    value: Any = _UNSET
+
+
+def rule(text: str, fix: str, *, at: Sequence[str | int] = (), value: Any = _UNSET) -> Problem:
+    return Problem(text, fix, tuple(at), value)
+
+
+def fail(*problems: Problem) -> NoReturn:
+    """Raise one pydantic error carrying every problem a validator found."""
+    raise PydanticCustomError(RULE_ERROR, "{rule}", {"rule": problems[0].rule, "problems": problems})
+
+
+@dataclass(frozen=True)
 class ConfigProblem:
-    """One invalid config value."""
+    """One invalid config value, as the user sees it."""
 
     key: str
     value: str
@@ -33,10 +67,10 @@ class ConfigProblem:
         return f"  - {self.key} = {self.value}: {self.rule}\n      fix: {self.fix}"
 
 
-class ConfigErrors(Exception):
-    """All config problems of one run, reported together."""
+class ConfigErrors(pulumi.RunError):
+    """All config problems of one run. A RunError: the engine prints it without a stack trace."""
 
-    def __init__(self, stack: str, problems: list[ConfigProblem]) -> None:
+    def __init__(self, stack: str, problems: Iterable[ConfigProblem]) -> None:
         self.stack = stack
         self.problems = list(problems)
         super().__init__(self.render())
@@ -49,15 +83,77 @@ class ConfigErrors(Exception):
         return "\n".join(lines)
 
 
-class Problems:
-    """Collects problems while a stack's config is validated."""
+def dotted(loc: Sequence[str | int]) -> str:
+    """('dataWarehouse', 'ipAllowList', 0, 'cidr') -> 'dataWarehouse.ipAllowList[0].cidr'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
-    def __init__(self) -> None:
-        self.items: list[ConfigProblem] = []
 
-    def add(self, key: str, value: Any, rule: str, fix: str, *, secret: bool = False) -> None:
-        shown = REDACTED if secret and value is not None else show(value)
-        self.items.append(ConfigProblem(key=key, value=shown, rule=rule, fix=fix))
+# pydantic's own error types, worded once: type -> rule.
+BUILTIN_RULES = {
+    "bool_type": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a non-empty string",
+    "string_too_short": "must be a non-empty string",
+    "list_type": "must be a list",
+    "dict_type": "must be a map",
+    "model_type": "must be a map of settings",
+    "model_attributes_type": "must be a map of settings",
+}
 
-    def __bool__(self) -> bool:
-        return bool(self.items)
+
+class Explain(Protocol):
+    """What the report needs to know about a location: its key, whether it is secret, its fixes."""
+
+    def key(self, loc: Loc) -> str: ...
+
+    def is_secret(self, loc: Loc) -> bool: ...
+
+    def missing(self, loc: Loc) -> tuple[str, str]:
+        """(rule, fix) for a required value that is not set."""
+        ...
+
+    def unknown(self, loc: Loc) -> tuple[str, str]:
+        """(rule, fix) for a key the settings do not have."""
+        ...
+
+    def fix(self, loc: Loc) -> str:
+        """The fix for a value of the wrong type."""
+        ...
+
+
+def problems_of(error: ValidationError, explain: Explain) -> list[ConfigProblem]:
+    """Every problem in a ValidationError, worded; one per location and rule."""
+    found: list[ConfigProblem] = []
+    for err in error.errors(include_url=False):
+        loc = tuple(err["loc"])
+        if err["type"] == RULE_ERROR:
+            for p in (err.get("ctx") or {})["problems"]:
+                where = loc + p.at
+                value = err["input"] if p.value == _UNSET else p.value
+                found.append(_problem(explain, where, value, p.rule, p.fix))
+            continue
+        if err["type"] == "missing":
+            rule_text, fix = explain.missing(loc)
+            found.append(_problem(explain, loc, None, rule_text, fix))
+        elif err["type"] == "extra_forbidden":
+            rule_text, fix = explain.unknown(loc)
+            found.append(_problem(explain, loc, err["input"], rule_text, fix))
+        else:
+            rule_text = BUILTIN_RULES.get(err["type"], err["msg"])
+            if err["type"] == "literal_error":
+                expected = str((err.get("ctx") or {}).get("expected", ""))
+                rule_text = "must be one of " + expected.replace("'", "").replace(" or ", ", ")
+            found.append(_problem(explain, loc, err["input"], rule_text, explain.fix(loc)))
+    unique: dict[tuple[str, str], ConfigProblem] = {}
+    for p in found:
+        unique.setdefault((p.key, p.rule), p)
+    return list(unique.values())
+
+
+def _problem(explain: Explain, loc: Loc, value: Any, rule_text: str, fix: str) -> ConfigProblem:
+    shown = REDACTED if value is not None and explain.is_secret(loc) else show(value)
+    return ConfigProblem(key=explain.key(loc), value=shown, rule=rule_text, fix=fix)

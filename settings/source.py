@@ -1,46 +1,50 @@
-"""Where raw config values come from: the Pulumi engine's config plus the process environment."""
+"""Where raw config comes from: the engine's config for this program (public SDK functions only).
+
+The language host hands the program its config in PULUMI_CONFIG (every key, JSON-encoded values)
+and the secret keys in PULUMI_CONFIG_SECRET_KEYS; the SDK exposes both through pulumi.runtime.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
 
-from pulumi.runtime import config as runtime_config
-
-
-class ConfigSource(Protocol):
-    def raw(self, full_key: str) -> str | None:
-        """The raw string value of `namespace:key`, or None when unset."""
-
-    def is_secret(self, full_key: str) -> bool:
-        """Whether the value was stored encrypted (`pulumi config set --secret`)."""
-
-    def all_keys(self) -> list[str]:
-        """Every full key the stack sets."""
-
-    def env(self, name: str) -> str | None:
-        """An environment variable (provider credentials may come from there)."""
+import pulumi.runtime
 
 
-@dataclass
-class EngineConfig:
-    """The config the Pulumi engine (or the test mocks) handed to this program."""
+@dataclass(frozen=True)
+class RawConfig:
+    """The project's keys (without the `<project>:` prefix) and which of them are secret."""
 
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
 
-    def raw(self, full_key: str) -> str | None:
-        value = runtime_config.get_config(full_key)
-        return None if value is None else str(value)
 
-    def is_secret(self, full_key: str) -> bool:
-        return bool(runtime_config.is_config_secret(full_key))
+def _parsed(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
-    def all_keys(self) -> list[str]:
-        explicit = runtime_config.CONFIG.get()
-        return sorted(set(explicit) | set(runtime_config.get_config_env()))
 
-    def env(self, name: str) -> str | None:
-        value = self.environ.get(name)
-        return value if value else None
+def read_config(project: str, structured: Collection[str]) -> RawConfig:
+    """Every `<project>:` key; the `structured` ones JSON-decoded (objects, lists, booleans, numbers).
+
+    Other keys keep the string the engine gave (a secret or an unknown key is never reinterpreted).
+    """
+    prefix = f"{project}:"
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    for full in sorted(pulumi.runtime.get_config_env()):
+        if not full.startswith(prefix):
+            continue
+        key = full[len(prefix) :]
+        raw = pulumi.runtime.get_config(full)
+        values[key] = _parsed(raw) if key in structured else raw
+        if pulumi.runtime.is_config_secret(full):
+            secret.add(key)
+    return RawConfig(values, frozenset(secret))

@@ -29,9 +29,8 @@ OUTPUTS: dict[str, bool] = {
 }
 
 
-def contract_outputs(
-    warehouse: DataWarehouse, cache: ServerlessCache, messaging: AsyncMessaging
-) -> dict[str, pulumi.Output[Any]]:
+def export_contract(warehouse: DataWarehouse, cache: ServerlessCache, messaging: AsyncMessaging) -> None:
+    """Export every contract output (the components build secret ones as secret Outputs; tested)."""
     values: dict[str, pulumi.Output[Any]] = {
         "clickhouse_connection_string": warehouse.connection_string,
         "clickhouse_host": warehouse.host,
@@ -46,6 +45,5 @@ def contract_outputs(
         "qstash_next_signing_key": messaging.next_signing_key,
         "qstash_topics": messaging.topic_names,
     }
-    # Secret outputs are wrapped once more here so the contract holds even if a component
-    # changes how it builds a value.
-    return {name: pulumi.Output.secret(value) if OUTPUTS[name] else value for name, value in values.items()}
+    for name, value in values.items():
+        pulumi.export(name, value)

@@ -1,4 +1,10 @@
-"""Explicit provider instances built from validated credentials (no hidden default providers)."""
+"""Explicit provider instances (no hidden default providers), with no credential inputs.
+
+Each provider reads its credentials from the environment itself (CLICKHOUSE_ORG_ID,
+CLICKHOUSE_TOKEN_KEY, CLICKHOUSE_TOKEN_SECRET; UPSTASH_EMAIL, UPSTASH_API_KEY), so no credential
+is stored in the state, and a rotated key takes effect on the next run, refresh and destroy
+included. settings.credentials checks the variables are set before any resource is declared.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,6 @@ import pulumi
 import pulumiverse_clickhouse as clickhouse
 import upstash_pulumi as upstash
 
-from settings import StackSettings
-
 
 @dataclass(frozen=True)
 class Providers:
@@ -17,18 +21,9 @@ class Providers:
     upstash: upstash.Provider
 
     def opts(self) -> pulumi.ResourceOptions:
-        """Resource options handing both providers down to the components' children."""
+        """Resource options handing the providers down to the components' children."""
         return pulumi.ResourceOptions(providers=[self.clickhouse, self.upstash])
 
 
-def build_providers(settings: StackSettings) -> Providers:
-    ch, up = settings.clickhouse, settings.upstash
-    return Providers(
-        clickhouse=clickhouse.Provider(
-            "clickhouse",
-            organization_id=ch.organization_id,
-            token_key=ch.token_key,
-            token_secret=ch.token_secret,
-        ),
-        upstash=upstash.Provider("upstash", email=up.email, api_key=up.api_key),
-    )
+def build_providers() -> Providers:
+    return Providers(clickhouse=clickhouse.Provider("clickhouse"), upstash=upstash.Provider("upstash"))

@@ -10,6 +10,7 @@ from components.data_warehouse import password_sha256_b64
 from tests.helpers import run_ok, stack_value
 from tools.harness import (
     CLICKHOUSE_PROVIDER,
+    PLACEHOLDER_ENV,
     PLACEHOLDER_SECRETS,
     REDIS,
     SERVICE,
@@ -80,11 +81,14 @@ def test_children_are_parented_and_use_the_explicit_providers(dev: ProgramRun) -
             assert res.provider.startswith(providers[expected_provider[res.type]].urn + "::"), res.provider
 
 
-def test_provider_credentials_are_secret(dev: ProgramRun) -> None:
-    ch = dev.one(CLICKHOUSE_PROVIDER)
-    up = dev.one(UPSTASH_PROVIDER)
-    assert "tokenSecret" in ch.secret_inputs and "apiKey" in up.secret_inputs
-    assert ch.inputs["organizationId"] == "00000000-0000-0000-0000-000000000000"
+def test_providers_get_no_credential_inputs(dev: ProgramRun) -> None:
+    # The providers read their credentials from the environment: nothing lands in the state.
+    for provider in (CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER):
+        inputs = dev.one(provider).inputs
+        assert set(inputs) <= {"version"}, inputs
+    values = [str(v) for r in dev.resources for v in r.inputs.values()]
+    for placeholder in PLACEHOLDER_ENV.values():
+        assert not any(placeholder in v for v in values), placeholder
 
 
 def test_prod_service_has_backups_and_explicit_allow_list(prod: ProgramRun) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from policy.guardrails import POLICIES
-from tests.helpers import run_ok, stack_value
+from tests.helpers import config_error, run_ok, stack_value
 from tools.harness import DELETE, Registration
 from tools.policy_eval import (
     Finding,
@@ -182,9 +182,38 @@ def test_redis_budget_cap() -> None:
     assert [(f.policy, f.level, f.message) for f in found] == [
         ("redis-budget-cap", "advisory", "Redis budget 500 USD/month exceeds the cap of 200 USD/month.")
     ]
+
+
+def test_policies_see_the_providers_check_defaults() -> None:
+    # Declared without a budget, a database reaches the policies with the provider's default of
+    # USD 20 (filled in by Check), never "no budget"; so is tls: false.
+    settings = resolve(POLICIES, {"redis-budget-cap": {"maxBudgetUsd": 10}})["redis-budget-cap"]
+    reg = Registration(
+        urn="urn:pulumi:prod::p::upstash:index/redisDatabase:RedisDatabase::r",
+        id="r",
+        type=REDIS,
+        name="r",
+        custom=True,
+        parent="",
+        provider="",
+        protect=False,
+        inputs={"databaseName": "r"},
+        wire_inputs={"databaseName": "r"},
+        secret_inputs=frozenset(),
+        state={},
+    )
+    found = check_resource(POLICY["redis-budget-cap"], settings, reg)
+    assert [f.message for f in found] == ["Redis budget 20 USD/month exceeds the cap of 10 USD/month."]
+    tls = check_resource(POLICY["redis-tls-required"], resolve(POLICIES, {})["redis-tls-required"], reg)
+    assert [f.policy for f in tls] == ["redis-tls-required"]
+
+
+def test_budget_is_a_required_setting() -> None:
+    cache = stack_value("prod", "cache")
     del cache["budget"]
-    found = findings("prod", {"cache": cache})
-    assert [f.policy for f in found] == ["redis-budget-cap"] and "no budget" in found[0].message
+    report = config_error("prod", {"cache": cache})
+    assert "salla-analytics-infra:cache.budget = (not set): is required" in report
+    assert "pulumi config set --path 'cache.budget' 50 --stack prod" in report
 
 
 def test_required_tags() -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from settings import rules
+from policy.guardrails.network import is_open
+from settings.models import cidr_problem
 from tests.helpers import config_error, run_ok, stack_value
+from tools import harness
 from tools.harness import DELETE, REDIS, SERVICE
 
 P = "salla-analytics-infra:"
@@ -256,8 +258,6 @@ def test_missing_secret_shows_the_exact_command() -> None:
 def test_plaintext_secret_is_rejected_without_echoing_it() -> None:
     # A key set in the stack config map itself (not via --secret) arrives as plaintext.
     config = {**_stack_config("dev"), f"{P}qstashToken": "tok-in-the-clear"}
-    from tools import harness
-
     run = harness.run_program("dev", stack_config=config)
     assert run.error is not None
     assert f"{P}qstashToken = <redacted>: is stored in plaintext" in run.error
@@ -265,8 +265,6 @@ def test_plaintext_secret_is_rejected_without_echoing_it() -> None:
 
 
 def _stack_config(stack: str) -> dict[str, Any]:
-    from tools import harness
-
     return harness.read_stack_config(stack)
 
 
@@ -287,23 +285,30 @@ def test_weak_admin_password_is_rejected_without_echoing_it(password: str, missi
     assert password not in report
 
 
-def test_provider_credentials_are_required_with_both_ways_to_set_them() -> None:
-    report = config_error("dev", {"clickhouse:tokenKey": DELETE, "upstash:apiKey": DELETE})
-    assert (
-        "clickhouse:tokenKey = (not set): is required (or set the environment variable CLICKHOUSE_TOKEN_KEY)"
-        in report
-    )
-    assert "pulumi config set --secret upstash:apiKey <value>, or export UPSTASH_API_KEY" in report
+def test_missing_provider_variables_are_one_clean_error() -> None:
+    run = harness.run_program("dev", env={"CLICKHOUSE_TOKEN_SECRET": "", "UPSTASH_API_KEY": ""})
+    assert run.error is not None and not run.resources
+    assert run.error.startswith("stack 'dev' has 2 configuration problems:")
+    assert "CLICKHOUSE_TOKEN_SECRET (environment variable) = (not set): is required" in run.error
+    assert "export UPSTASH_API_KEY=... (locally), or set the secret UPSTASH_API_KEY" in run.error
+    assert "Traceback" not in run.error
 
 
-def test_provider_credentials_fall_back_to_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLICKHOUSE_ORG_ID", "11111111-2222-3333-4444-555555555555")
-    monkeypatch.setenv("UPSTASH_API_KEY", "env-api-key")
-    run = run_ok("dev", {"clickhouse:organizationId": DELETE, "upstash:apiKey": DELETE})
-    ch = run.one("pulumi:providers:clickhouse")
-    up = run.one("pulumi:providers:upstash")
-    assert ch.inputs["organizationId"] == "11111111-2222-3333-4444-555555555555"
-    assert "apiKey" in up.secret_inputs
+def test_missing_variables_and_config_problems_are_reported_together() -> None:
+    run = harness.run_program("dev", {"protect": "maybe"}, env={"CLICKHOUSE_ORG_ID": ""})
+    assert run.error is not None
+    assert run.error.startswith("stack 'dev' has 2 configuration problems:")
+    assert ":protect" in run.error and "CLICKHOUSE_ORG_ID" in run.error
+
+
+def test_credentials_in_stack_config_are_not_read() -> None:
+    # A credential left in stack config is ignored: the providers get no credential input.
+    run = run_ok("dev", {"clickhouse:tokenSecret": harness.Secret("config-token-secret")})
+    for provider in ("pulumi:providers:clickhouse", "pulumi:providers:upstash"):
+        assert run.one(provider).inputs == {"version": run.one(provider).inputs.get("version")} or not {
+            k for k in run.one(provider).inputs if k not in ("version",)
+        }
+    assert "config-token-secret" not in str([r.inputs for r in run.resources])
 
 
 def test_valid_overrides_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,12 +328,12 @@ def test_valid_overrides_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_cidr_rule(source: str, problem: str | None) -> None:
-    found = rules.cidr_problem(source)
+    found = cidr_problem(source)
     assert (found is None) if problem is None else (found is not None and problem in found)
 
 
 @pytest.mark.parametrize(
-    ("source", "is_open"), [("0.0.0.0/0", True), ("::/0", True), ("0.0.0.0/1", False), ("10.0.0.0/8", False)]
+    ("source", "expected"), [("0.0.0.0/0", True), ("::/0", True), ("0.0.0.0/1", False), ("10.0.0.0/8", False)]
 )
-def test_open_ingress_rule(source: str, is_open: bool) -> None:
-    assert rules.is_open_ingress(source) is is_open
+def test_open_ingress_rule(source: str, expected: bool) -> None:
+    assert is_open(source) is expected

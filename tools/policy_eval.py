@@ -1,10 +1,13 @@
-"""Evaluates the CrossGuard policies over a mocked program run, the way the analyzer does.
+"""Evaluates the CrossGuard policies over a mocked program run, as closely as it can to the analyzer.
 
-The analyzer deserializes each resource's inputs, wraps them in an unknown-checking proxy and
-calls every enabled policy with the per-stack policy config (schema defaults + the JSON file).
-This module repeats exactly that for the resources the mock harness recorded, so a stack can be
-checked without the Pulumi CLI or cloud credentials. It is a pre-flight check, not a substitute
-for `pulumi preview --policy-pack policy`.
+The engine sends each resource's inputs as the provider's Check returned them (its schema
+defaults filled in: tools.provider_defaults); the analyzer deserializes them, wraps them in an
+unknown-checking proxy and calls every enabled policy with the per-stack policy config (the
+policies' schema defaults overlaid by the JSON file, validated with jsonschema). This module
+repeats those steps for the resources the mock harness recorded, so a stack can be checked
+without the Pulumi CLI or cloud credentials. It is a pre-flight check, not a substitute for
+`pulumi preview --policy-pack policy`: the providers' own validation and values only the cloud
+knows are not seen here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -26,11 +30,15 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.policy import _NotApplicableError
-from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from .harness import ROOT, ProgramRun, Registration
+from .provider_defaults import checked_inputs
+from .sdk_internals import (
+    NotApplicableError,
+    UnknownValueError,
+    deserialize_properties,
+    unknown_checking_proxy,
+)
 
 POLICY_CONFIG_DIR = ROOT / "policy" / "config"
 
@@ -67,47 +75,63 @@ def load_policy_config(stack: str, path: Path | None = None) -> dict[str, Any]:
     return data
 
 
+LEVELS = [level.value for level in EnforcementLevel]
+
+
+def config_schema(policies: list[Policy]) -> dict[str, Any]:
+    """JSON Schema of a policy config file for this pack (what `--policy-pack-config` accepts)."""
+    properties: dict[str, Any] = {}
+    for policy in policies:
+        own = dict(policy.config_schema.properties) if policy.config_schema else {}
+        properties[policy.name] = {
+            "oneOf": [
+                {"type": "string", "enum": LEVELS},
+                {
+                    "type": "object",
+                    "properties": {"enforcementLevel": {"type": "string", "enum": LEVELS}, **own},
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _config_problems(error: jsonschema.ValidationError) -> list[str]:
+    """One jsonschema error in the words of a policy config file."""
+    if error.validator == "oneOf":  # a policy's entry: a level string or its settings object
+        branch = 1 if isinstance(error.instance, dict) else 0
+        causes = [e for e in error.context or [] if e.relative_schema_path[0] == branch]
+        return [p for cause in causes for p in _config_problems(cause)]
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if not path:
+            return [f"'{name}' is not a policy of this pack" for name in extra]
+        return [f"{path}.{name} is not in the policy's config schema" for name in extra]
+    if error.validator == "enum":
+        return [f"{path} {error.instance!r} is not a level"]
+    return [f"{path} = {error.instance!r}: {error.message}"]
+
+
 def resolve(policies: list[Policy], file_config: dict[str, Any]) -> dict[str, PolicySettings]:
-    """Enforcement level and config per policy: schema defaults overlaid by the file."""
-    by_name = {p.name: p for p in policies}
-    problems = [f"'{name}' is not a policy of this pack" for name in file_config if name not in by_name]
+    """Enforcement level and config per policy: schema defaults overlaid by the (validated) file."""
+    validator = jsonschema.Draft7Validator(config_schema(policies))
+    problems = [p for e in validator.iter_errors(file_config) for p in _config_problems(e)]
+    if problems:
+        raise PolicyConfigError("policy config problems:\n" + "\n".join(f"  - {p}" for p in problems))
     resolved: dict[str, PolicySettings] = {}
     for policy in policies:
         raw = file_config.get(policy.name, {})
         if isinstance(raw, str):  # shorthand: "policy-name": "advisory"
             raw = {"enforcementLevel": raw}
-        level = policy.enforcement_level or EnforcementLevel.ADVISORY
-        if "enforcementLevel" in raw:
-            try:
-                level = EnforcementLevel(raw["enforcementLevel"])
-            except ValueError:
-                problems.append(f"{policy.name}.enforcementLevel {raw['enforcementLevel']!r} is not a level")
+        level = EnforcementLevel(
+            raw.get("enforcementLevel", (policy.enforcement_level or EnforcementLevel.ADVISORY).value)
+        )
         schema = policy.config_schema.properties if policy.config_schema else {}
         config = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
-        for key, value in raw.items():
-            if key == "enforcementLevel":
-                continue
-            if key not in schema:
-                problems.append(f"{policy.name}.{key} is not in the policy's config schema")
-            elif not _fits(schema[key], value):
-                problems.append(f"{policy.name}.{key} = {value!r} is not a {schema[key]['type']}")
-            else:
-                config[key] = value
+        config.update({k: v for k, v in raw.items() if k != "enforcementLevel"})
         resolved[policy.name] = PolicySettings(level, config)
-    if problems:
-        raise PolicyConfigError("policy config problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return resolved
-
-
-def _fits(spec: dict[str, Any], value: Any) -> bool:
-    kind = spec.get("type")
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= spec.get("minimum", value)
-    if kind == "array":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    return True
 
 
 def _opts(reg: Registration) -> PolicyResourceOptions:
@@ -123,7 +147,7 @@ def _opts(reg: Registration) -> PolicyResourceOptions:
 
 
 def _props(reg: Registration) -> Any:
-    return unknown_checking_proxy(deserialize_properties(reg.wire_inputs))
+    return unknown_checking_proxy(deserialize_properties(checked_inputs(reg.type, reg.wire_inputs)))
 
 
 def _level(chosen: PolicySettings) -> str:
@@ -140,7 +164,7 @@ def check_resource(
     resource: Registration,
     provider: Registration | None = None,
 ) -> list[Finding]:
-    """Run one policy on one resource exactly as the analyzer's Analyze call does."""
+    """Run one policy on one resource the way the analyzer's Analyze call does."""
     if chosen.level == EnforcementLevel.DISABLED or not isinstance(policy, ResourceValidationPolicy):
         return []
     level = _level(chosen)
@@ -167,7 +191,7 @@ def check_resource(
         policy.validate(args, report)
     except UnknownValueError as exc:
         return [_unknown(policy, resource.name, resource.type, exc)]
-    except _NotApplicableError:
+    except NotApplicableError:
         return []
     return [Finding(policy.name, resource.name, resource.type, level, m) for m in messages]
 
@@ -205,7 +229,7 @@ def check_stack(policy: Policy, chosen: PolicySettings, resources: list[Registra
         policy.validate(StackValidationArgs(policy_resources, chosen.config), report)
     except UnknownValueError as exc:
         return [_unknown(policy, "(stack)", "", exc)]
-    except _NotApplicableError:
+    except NotApplicableError:
         return []
     return findings
 

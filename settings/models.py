@@ -1,0 +1,493 @@
+"""The stack's settings as pydantic models: camelCase config keys, typos rejected, every rule here.
+
+Field rules live next to their field (constrained, annotated types); rules that span fields are
+model validators. Every rule raises `fail(rule(...))` with its own wording and fix, so the report
+names the key, the value, the rule and the fix (settings.errors). Provider catalogs are data in
+settings.catalog.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from . import catalog
+from .errors import fail, rule
+
+DEFAULT_IP_DESCRIPTION = "allow-listed by salla-analytics-infra"
+PASSWORD_MIN_LENGTH = 16
+# Lowercase alphanumerics with hyphens (the seeds' naming convention).
+RESOURCE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# QStash accepts letters, digits, '-', '_' and '.'.
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Settings(BaseModel):
+    """Base of every config section: camelCase keys, strict types, unknown keys are errors."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+# -- field rules ----------------------------------------------------------------------------------
+
+
+def hint(path: str, example: str) -> str:
+    return f"pulumi config set --path '{path}' {example} --stack {{stack}}"
+
+
+def cidr_problem(source: str) -> str | None:
+    """Why `source` is not a valid IP address or CIDR block (None when it is)."""
+    try:
+        ipaddress.ip_network(source, strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            return f"not a valid IP address or CIDR block ({exc})"
+        return f"has host bits set; did you mean {loose}?"
+    return None
+
+
+def _cidr(value: str) -> str:
+    if why := cidr_problem(value.strip()):
+        fail(rule(why, "use CIDR notation such as 203.0.113.0/24"))
+    return str(ipaddress.ip_network(value.strip(), strict=True))
+
+
+def _resource_name(example: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not RESOURCE_NAME.match(value):
+            fail(rule("must be lowercase letters, digits and hyphens (max 63)", f"e.g. {example}"))
+        return value
+
+    return AfterValidator(check)
+
+
+def _one_of(what: str, allowed: frozenset[int] | frozenset[str] | tuple[str, ...]) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            shown = catalog.sorted_values(allowed)
+            fail(rule(f"is not {what}", "use one of: " + shown))
+        return value
+
+    return AfterValidator(check)
+
+
+def _https_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        fail(rule(f"not a URL ({exc})", "use an https URL such as https://pipeline.example.com/qstash"))
+    why = None
+    if parts.scheme != "https":
+        why = "must use the https scheme"
+    elif not parts.hostname:
+        why = "has no host"
+    elif parts.username or parts.password:
+        why = "must not embed credentials (QStash signs requests instead)"
+    if why:
+        fail(rule(why, "use an https URL such as https://pipeline.example.com/qstash"))
+    return url
+
+
+def _uuid(value: str) -> str:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        fail(
+            rule(
+                "not a UUID (ClickHouse Cloud backup ids look like 1b2c...-...)",
+                "copy the backup id from the ClickHouse Cloud console or API",
+            )
+        )
+    return value
+
+
+def _no_duplicates() -> AfterValidator:
+    def check(values: list[Any]) -> list[Any]:
+        seen: set[Any] = set()
+        problems = []
+        for i, value in enumerate(values):
+            if value in seen:
+                problems.append(rule("is listed twice", "remove the duplicate entry", at=[i], value=value))
+            seen.add(value)
+        if problems:
+            fail(*problems)
+        return values
+
+    return AfterValidator(check)
+
+
+def _at_least(minimum: int, text: str, fix: str) -> AfterValidator:
+    def check(value: int) -> int:
+        if value < minimum:
+            fail(rule(text, fix))
+        return value
+
+    return AfterValidator(check)
+
+
+def _non_empty(text: str, fix: str) -> AfterValidator:
+    def check(values: list[Any]) -> list[Any]:
+        if not values:
+            fail(rule(text, fix))
+        return values
+
+    return AfterValidator(check)
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+UpstashRegion = Annotated[str, _one_of("an Upstash global-database region", catalog.UPSTASH_REDIS_REGIONS)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+# -- dataWarehouse --------------------------------------------------------------------------------
+
+
+class IpAccess(Settings):
+    """One allow-list entry; a plain CIDR string gets the default description."""
+
+    cidr: str
+    description: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        """A CIDR string or {cidr, description}; the CIDR problem is reported at the entry."""
+        if isinstance(value, str):
+            value = {"cidr": value, "description": DEFAULT_IP_DESCRIPTION}
+        elif not (isinstance(value, dict) and "cidr" in value and set(value) <= {"cidr", "description"}):
+            fail(
+                rule(
+                    "must be a CIDR string or a map {cidr, description}",
+                    "e.g. {cidr: 203.0.113.10/32, description: office}",
+                )
+            )
+        description = value.get("description")
+        if not isinstance(description, str) or not description.strip():
+            fail(
+                rule(
+                    "must not be empty",
+                    "say whose range it is, e.g. 'vercel egress'",
+                    at=["description"],
+                    value=description,
+                )
+            )
+        cidr = str(value["cidr"]).strip()
+        if why := cidr_problem(cidr):
+            fail(rule(why, "use CIDR notation such as 203.0.113.0/24", value=cidr))
+        return {"cidr": str(ipaddress.ip_network(cidr, strict=True)), "description": description.strip()}
+
+
+class Backup(Settings):
+    period_hours: Annotated[
+        int, _one_of("a backup period ClickHouse Cloud accepts", catalog.CLICKHOUSE_BACKUP_PERIOD_HOURS)
+    ] = Field(examples=[24])
+    retention_hours: Annotated[
+        int, _one_of("a retention ClickHouse Cloud accepts", catalog.CLICKHOUSE_BACKUP_RETENTION_HOURS)
+    ] = Field(examples=[168])
+
+
+def _allow_list(entries: list[IpAccess]) -> list[IpAccess]:
+    seen: set[str] = set()
+    problems = []
+    for i, entry in enumerate(entries):
+        if entry.cidr in seen:
+            problems.append(rule("is listed twice", "remove the duplicate entry", at=[i], value=entry.cidr))
+        seen.add(entry.cidr)
+    if problems:
+        fail(*problems)
+    return entries
+
+
+class Warehouse(Settings):
+    """dataWarehouse: the ClickHouse Cloud service."""
+
+    service_name: Annotated[str, _resource_name("salla-analytics-dev")] = Field(
+        examples=["salla-analytics-dev"]
+    )
+    cloud_provider: Literal["aws", "gcp", "azure"] = Field("aws", examples=["aws"])
+    region: str | None = Field(None, validate_default=True, examples=["us-east-1"])
+    ip_allow_list: Annotated[list[IpAccess], AfterValidator(_allow_list)] = Field(default_factory=list)
+    idle_scaling: bool | None = Field(None, examples=[True])
+    idle_timeout_minutes: (
+        Annotated[
+            int,
+            _at_least(
+                catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES,
+                f"must be >= {catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES}",
+                hint("dataWarehouse.idleTimeoutMinutes", str(catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES)),
+            ),
+        ]
+        | None
+    ) = Field(None, examples=[15])
+    min_replica_memory_gb: int | None = Field(None, examples=[8])
+    max_replica_memory_gb: int | None = Field(None, examples=[16])
+    release_channel: (
+        Annotated[str, _one_of("a ClickHouse release channel", catalog.CLICKHOUSE_RELEASE_CHANNELS)] | None
+    ) = Field(None, examples=["default"])
+    backup: Backup | None = None
+    restore_from_backup_id: Annotated[str, AfterValidator(_uuid)] | None = Field(
+        None, examples=["<backup-uuid>"]
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _region_of_cloud(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cloud = info.data.get("cloud_provider")
+        if cloud is None:  # the cloud itself is wrong: reported on its own
+            return value
+        if value is None:
+            return catalog.CLICKHOUSE_DEFAULT_REGION[cloud]
+        allowed = catalog.CLICKHOUSE_REGIONS[cloud]
+        if value not in allowed:
+            fail(
+                rule(
+                    f"is not a ClickHouse Cloud region for {cloud}",
+                    "use one of: " + catalog.sorted_values(allowed),
+                )
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> Warehouse:
+        problems = []
+        if self.idle_scaling and self.idle_timeout_minutes is None:
+            problems.append(
+                rule(
+                    "is required when idleScaling is true",
+                    hint("dataWarehouse.idleTimeoutMinutes", "15"),
+                    at=["idleTimeoutMinutes"],
+                    value=None,
+                )
+            )
+        if self.idle_timeout_minutes is not None and not self.idle_scaling:
+            problems.append(
+                rule(
+                    "is only allowed together with idleScaling: true",
+                    "set idleScaling: true or remove idleTimeoutMinutes",
+                    at=["idleTimeoutMinutes"],
+                    value=self.idle_timeout_minutes,
+                )
+            )
+        low, high = catalog.CLICKHOUSE_REPLICA_MEMORY_MIN_GB, catalog.CLICKHOUSE_REPLICA_MEMORY_MAX_GB
+        step = catalog.CLICKHOUSE_REPLICA_MEMORY_STEP_GB
+        memory = {
+            "minReplicaMemoryGb": self.min_replica_memory_gb,
+            "maxReplicaMemoryGb": self.max_replica_memory_gb,
+        }
+        for key, value in memory.items():
+            if value is not None and (value < low or value > high or value % step):
+                problems.append(
+                    rule(
+                        f"must be a multiple of {step} between {low} and {high}",
+                        hint(f"dataWarehouse.{key}", "16"),
+                        at=[key],
+                        value=value,
+                    )
+                )
+        low_mem, high_mem = self.min_replica_memory_gb, self.max_replica_memory_gb
+        if low_mem is not None and high_mem is not None and low_mem > high_mem:
+            problems.append(
+                rule(
+                    f"must not exceed maxReplicaMemoryGb ({high_mem})",
+                    "lower minReplicaMemoryGb or raise maxReplicaMemoryGb",
+                    at=["minReplicaMemoryGb"],
+                    value=low_mem,
+                )
+            )
+        if problems:
+            fail(*problems)
+        return self
+
+
+# -- cache ---------------------------------------------------------------------------------------
+
+
+class Cache(Settings):
+    """cache: the Upstash Redis database for sessions and API caching."""
+
+    database_name: Annotated[str, _resource_name("salla-cache-dev")] = Field(examples=["salla-cache-dev"])
+    primary_region: UpstashRegion = Field("us-east-1", examples=["us-east-1"])
+    read_regions: list[str] = Field(default_factory=list)
+    eviction: bool = Field(True, examples=[True])
+    # Required: unset, the provider's Check fills in USD 20/month, after which Upstash throttles.
+    budget: Annotated[
+        int, _at_least(1, "must be a positive number of USD per month", hint("cache.budget", "50"))
+    ] = Field(examples=[50])
+    auto_scale: bool | None = Field(None, examples=[True])
+    prod_pack: bool | None = Field(None, examples=[True])
+    ip_allow_list: list[Cidr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _read_regions(self) -> Cache:
+        problems = []
+        allowed = catalog.sorted_values(catalog.UPSTASH_REDIS_REGIONS)
+        for i, region in enumerate(self.read_regions):
+            at: list[str | int] = ["readRegions", i]
+            if region == self.primary_region:
+                problems.append(
+                    rule("repeats the primary region", "remove it from readRegions", at=at, value=region)
+                )
+            elif region not in catalog.UPSTASH_REDIS_REGIONS:
+                problems.append(
+                    rule(
+                        "is not an Upstash global-database region",
+                        "use one of: " + allowed,
+                        at=at,
+                        value=region,
+                    )
+                )
+            elif region in self.read_regions[:i]:
+                problems.append(rule("is listed twice", "remove the duplicate", at=at, value=region))
+        if problems:
+            fail(*problems)
+        return self
+
+
+# -- messaging -----------------------------------------------------------------------------------
+
+
+class Topic(Settings):
+    name: str = Field(examples=["cdc-dev"])
+    endpoints: Annotated[
+        list[HttpsUrl],
+        _non_empty(
+            "must be a non-empty list of https URLs",
+            "list the subscriber webhooks, e.g. [https://pipeline.example.com/qstash]",
+        ),
+        _no_duplicates(),
+    ]
+
+
+class Messaging(Settings):
+    """messaging: QStash topics (v2 API) and their subscriber webhooks."""
+
+    topics: Annotated[
+        list[Topic],
+        _non_empty(
+            "must be a non-empty list of {name, endpoints}",
+            "e.g. topics: [{name: cdc-dev, endpoints: [https://pipeline.example.com/qstash]}]",
+        ),
+    ]
+
+    @model_validator(mode="after")
+    def _topic_names(self) -> Messaging:
+        seen: set[str] = set()
+        problems = []
+        for i, topic in enumerate(self.topics):
+            at: list[str | int] = ["topics", i, "name"]
+            if not TOPIC_NAME.match(topic.name):
+                problems.append(
+                    rule(
+                        "must be 1-64 letters, digits, '.', '_' or '-'",
+                        "e.g. cdc-dev",
+                        at=at,
+                        value=topic.name,
+                    )
+                )
+            elif topic.name in seen:
+                problems.append(
+                    rule(
+                        "is used by another topic", "give every topic a unique name", at=at, value=topic.name
+                    )
+                )
+            seen.add(topic.name)
+        if problems:
+            fail(*problems)
+        return self
+
+
+# -- the whole stack -----------------------------------------------------------------------------
+
+STANDARD_TAG_KEYS = ("project", "environment", "managed-by")
+
+
+def password_problems(password: str) -> list[str]:
+    """Complexity rules the ClickHouse admin password misses (empty when it passes)."""
+    checks = [
+        (
+            len(password) >= PASSWORD_MIN_LENGTH,
+            f"at least {PASSWORD_MIN_LENGTH} characters (has {len(password)})",
+        ),
+        (re.search(r"[A-Z]", password), "an uppercase letter"),
+        (re.search(r"[a-z]", password), "a lowercase letter"),
+        (re.search(r"[0-9]", password), "a digit"),
+        (re.search(r"[^A-Za-z0-9]", password), "a symbol"),
+    ]
+    return [what for ok, what in checks if not ok]
+
+
+class StackConfig(Settings):
+    """Every `salla-analytics-infra:` key of Pulumi.<stack>.yaml."""
+
+    data_warehouse: Warehouse
+    cache: Cache
+    messaging: Messaging
+    protect: bool = Field(False, examples=[True])
+    tags: dict[str, NonEmpty] = Field(default_factory=dict)
+    clickhouse_admin_password: SecretStr
+    qstash_token: SecretStr
+    qstash_current_signing_key: SecretStr
+    qstash_next_signing_key: SecretStr
+
+    @field_validator(
+        "clickhouse_admin_password", "qstash_token", "qstash_current_signing_key", "qstash_next_signing_key"
+    )
+    @classmethod
+    def _encrypted(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = to_camel(info.field_name or "")
+        fix = f"pulumi config set --secret {{project}}:{key} '<value>' --stack {{stack}}"
+        if not value.get_secret_value().strip():
+            fail(rule("is required (a secret)", fix, value=None))
+        if key not in (info.context or {}).get("secret_keys", ()):
+            fail(rule("is stored in plaintext", "re-set it encrypted: " + fix))
+        if key == "clickhouseAdminPassword" and (missing := password_problems(value.get_secret_value())):
+            fail(rule("does not meet the complexity rule; it needs " + ", ".join(missing), fix))
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _no_standard_tags(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        standard = standard_tags(
+            (info.context or {}).get("project", ""), (info.context or {}).get("stack", "")
+        )
+        problems = [
+            rule(
+                f"is a standard tag set by the program ({standard[k]!r})",
+                f"remove tags.{k} from the stack config",
+                at=[k],
+                value=v,
+            )
+            for k, v in value.items()
+            if k in standard and v != standard[k]
+        ]
+        if problems:
+            fail(*problems)
+        return value
+
+
+def standard_tags(project: str, stack: str) -> dict[str, str]:
+    return {"project": project, "environment": stack, "managed-by": "pulumi"}
