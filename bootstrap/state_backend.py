@@ -1,146 +1,47 @@
-"""The state backend of salla-analytics-infra: a locked-down S3 bucket and a KMS key.
+"""The state backend of salla-analytics-infra: a locked-down S3 bucket and its KMS keys.
 
-Pulumi's S3 (DIY) backend keeps everything under `.pulumi/` in the bucket: stack checkpoints
-(`.pulumi/stacks/<project>/<stack>.json`), history, backups and the lock objects it writes and
-deletes around every update (`.pulumi/locks/...`). There is no DynamoDB table: locking is done
-with those objects, so the CI role needs Get/Put/Delete on `.pulumi/*` and List on the bucket.
-The KMS key encrypts the bucket (SSE-KMS) and is the `awskms://` secrets provider of every stack.
+Pulumi's S3 (DIY) backend keeps everything under `.pulumi/` in the bucket: stack checkpoints,
+history, backups and the lock objects it writes and deletes around every update (the layout is in
+bootstrap_access.py). There is no DynamoDB table: locking is done with those objects.
+
+Keys (all protected, rotating yearly, 30-day deletion window):
+  - the state-bucket key (`alias/salla-analytics-pulumi`): S3 SSE-KMS of every object in the bucket,
+    used by the CI roles only through S3. It is the key the stacks used as their secrets provider
+    before per-stack keys; it keeps decrypting those old ciphertexts for operators (migration,
+    restores from old versions) and is therefore never scheduled for deletion.
+  - one key per stack of the main project (`alias/salla-analytics-pulumi-<stack>`): the `awskms://`
+    secrets provider of that stack only, so a dev role cannot decrypt prod secrets.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
-from pulumi.runtime import config as runtime_config
 
-# The main project's config-error format (bootstrap/__main__.py puts the repo root on sys.path).
-from settings.errors import ConfigErrors, Problems
-from settings.tags import merged_tags
+# The program's own modules. Pulumi runs bootstrap/__main__.py with bootstrap/ on sys.path (and so
+# does the test harness); mypy, run from the repository root, knows them as bootstrap.<module>.
+if TYPE_CHECKING:
+    from bootstrap.bootstrap_access import MAIN_PROJECT, policy_documents
+    from bootstrap.bootstrap_config import BootstrapSettings, load_settings
+else:
+    from bootstrap_access import MAIN_PROJECT, policy_documents
+    from bootstrap_config import BootstrapSettings, load_settings
 
-DEFAULT_BUCKET_NAME = "salla-analytics-pulumi-state"
-DEFAULT_RETENTION_DAYS = 30
-MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 1, 3650
-KMS_ALIAS = "alias/salla-analytics-pulumi"
+BUCKET_KEY_ALIAS = "alias/salla-analytics-pulumi"
+STACK_KEY_ALIAS_PREFIX = "alias/salla-analytics-pulumi-"
 KMS_DELETION_WINDOW_DAYS = 30
 ABORT_MULTIPART_DAYS = 7
-STATE_PREFIX = ".pulumi/"
-CONFIG_KEYS = ("bucketName", "objectLockRetentionDays", "tags")
-
-# Lowercase letters, digits and hyphens, 3-63 characters. Dots are legal in S3 but break TLS
-# for virtual-hosted-style requests (the certificate is *.s3.amazonaws.com), so they are refused.
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 
-# -- configuration ------------------------------------------------------------------------------
+def stack_key_alias(stack: str) -> str:
+    return f"{STACK_KEY_ALIAS_PREFIX}{stack}"
 
 
-@dataclass(frozen=True)
-class BootstrapSettings:
-    project: str
-    stack: str
-    region: str
-    bucket_name: str
-    object_lock_retention_days: int
-    tags: dict[str, str]
-
-
-def _parsed(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
-
-
-def _valid_days(value: Any) -> bool:
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    return whole and MIN_RETENTION_DAYS <= value <= MAX_RETENTION_DAYS
-
-
-def _all_keys() -> set[str]:
-    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-
-
-def load_settings() -> BootstrapSettings:
-    """Validate the stack's config; raise a RunError listing every problem."""
-    project, stack = pulumi.get_project(), pulumi.get_stack()
-    problems = Problems()
-
-    def key(name: str) -> str:
-        return f"{project}:{name}"
-
-    def set_hint(name: str, example: str) -> str:
-        return f"pulumi config set {name} {example} --stack {stack}"
-
-    for full in sorted(_all_keys()):
-        if full.startswith(f"{project}:") and full.split(":", 1)[1] not in CONFIG_KEYS:
-            problems.add(
-                full,
-                runtime_config.get_config(full),
-                "is not a setting this program reads",
-                "remove it or fix the spelling; known keys: " + ", ".join(CONFIG_KEYS),
-            )
-
-    region = runtime_config.get_config("aws:region")
-    if region is None or not AWS_REGION.match(region):
-        problems.add(
-            "aws:region",
-            region,
-            "is required and must be an AWS region such as us-east-1",
-            set_hint("aws:region", "us-east-1"),
-        )
-
-    bucket = runtime_config.get_config(key("bucketName"))
-    if bucket is None:
-        bucket = DEFAULT_BUCKET_NAME
-    elif not BUCKET_NAME.match(bucket):
-        problems.add(
-            key("bucketName"),
-            bucket,
-            "must be 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit",
-            set_hint(key("bucketName"), DEFAULT_BUCKET_NAME),
-        )
-
-    days_raw = runtime_config.get_config(key("objectLockRetentionDays"))
-    days: Any = DEFAULT_RETENTION_DAYS if days_raw is None else _parsed(days_raw)
-    if not _valid_days(days):
-        problems.add(
-            key("objectLockRetentionDays"),
-            days,
-            f"must be a whole number of days from {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}"
-            " (Object Lock default retention, also the noncurrent-version expiry)",
-            set_hint(key("objectLockRetentionDays"), str(DEFAULT_RETENTION_DAYS)),
-        )
-
-    raw_tags = runtime_config.get_config(key("tags"))
-    tags = merged_tags(
-        None if raw_tags is None else _parsed(raw_tags),
-        project=project,
-        stack=stack,
-        key=key("tags"),
-        problems=problems,
-        aws_limits=True,
-    )
-    if problems:
-        # RunError: the engine prints the report alone, without a Python stack trace.
-        raise pulumi.RunError(ConfigErrors(stack, problems.items).render())
-    assert region is not None and isinstance(days, int)  # checked above
-    return BootstrapSettings(
-        project=project,
-        stack=stack,
-        region=region,
-        bucket_name=bucket,
-        object_lock_retention_days=days,
-        tags=tags,
-    )
-
-
-# -- the component ------------------------------------------------------------------------------
+def secrets_provider_url(alias: str, region: str) -> str:
+    return f"awskms://{alias}?region={region}"
 
 
 @dataclass(frozen=True)
@@ -148,7 +49,9 @@ class StateBackendArgs:
     bucket_name: str
     region: str
     object_lock_retention_days: int
-    kms_alias: str = KMS_ALIAS
+    stacks: tuple[str, ...]
+    project: str = MAIN_PROJECT  # the project whose stacks keep their state in the bucket
+    bucket_key_alias: str = BUCKET_KEY_ALIAS
     abort_multipart_days: int = ABORT_MULTIPART_DAYS
 
 
@@ -171,70 +74,57 @@ def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     )
 
 
-def ci_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Least privilege for `pulumi preview/up/stack rm` against this backend (attach to the CI role).
-
-    ListBucket has no s3:prefix condition: the CLI checks the bucket with HeadBucket, which
-    carries no prefix. Delete is needed to release the update lock (`.pulumi/locks/...`), for
-    `pulumi cancel` and `pulumi stack rm`; with versioning it only adds delete markers.
-    """
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "StateBucket",
-                    "Effect": "Allow",
-                    "Action": ["s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket"],
-                    "Resource": bucket_arn,
-                },
-                {
-                    "Sid": "StateObjects",
-                    "Effect": "Allow",
-                    "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-                    "Resource": pulumi.Output.concat(bucket_arn, "/", STATE_PREFIX, "*"),
-                },
-                {
-                    "Sid": "StateKey",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
-                    "Resource": key_arn,
-                },
-            ],
-        }
-    )
-
-
 class StateBackend(pulumi.ComponentResource):
-    """Versioned, Object-Locked, SSE-KMS, TLS-only S3 bucket plus the KMS key and its alias."""
+    """Versioned, Object-Locked, SSE-KMS, TLS-only S3 bucket, its bucket key and one key per stack."""
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    kms_key_arn: pulumi.Output[str]
-    kms_alias_name: pulumi.Output[str]
-    ci_policy_json: pulumi.Output[str]
+    bucket_key_arn: pulumi.Output[str]
+    bucket_key_alias: pulumi.Output[str]
+    stack_key_arns: pulumi.Output[dict[str, str]]
+    secrets_providers: pulumi.Output[dict[str, str]]
+    iam_policies: pulumi.Output[dict[str, str]]
     backend_url: pulumi.Output[str]
-    secrets_provider: pulumi.Output[str]
 
     def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("salla:bootstrap:StateBackend", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # Losing the key makes every stack's secrets and the whole bucket unreadable: protected,
-        # rotated yearly by AWS, and a 30-day deletion window if it is ever scheduled for deletion.
-        key = aws.kms.Key(
+        protected = pulumi.ResourceOptions(parent=self, protect=True)
+        # Losing a key makes what it encrypts unreadable: protected, rotated yearly by AWS, and a
+        # 30-day deletion window if it is ever scheduled for deletion. The bucket key keeps its
+        # original logical name (`<name>-key`), so this is an in-place update of the existing key.
+        bucket_key = aws.kms.Key(
             f"{name}-key",
-            description="Pulumi state of salla-analytics-infra: S3 SSE-KMS and the awskms secrets provider",
+            description="Pulumi state bucket of salla-analytics-infra: S3 SSE-KMS only (used through S3)",
             enable_key_rotation=True,
             deletion_window_in_days=KMS_DELETION_WINDOW_DAYS,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=protected,
         )
-        alias = aws.kms.Alias(f"{name}-key-alias", name=args.kms_alias, target_key_id=key.key_id, opts=child)
+        bucket_key_alias = aws.kms.Alias(
+            f"{name}-key-alias", name=args.bucket_key_alias, target_key_id=bucket_key.key_id, opts=child
+        )
+        stack_keys: dict[str, aws.kms.Key] = {}
+        stack_aliases: dict[str, aws.kms.Alias] = {}
+        for stack in args.stacks:
+            stack_keys[stack] = aws.kms.Key(
+                f"{name}-stack-key-{stack}",
+                description=f"Pulumi secrets provider (awskms) of {args.project} stack {stack}",
+                enable_key_rotation=True,
+                deletion_window_in_days=KMS_DELETION_WINDOW_DAYS,
+                opts=protected,
+            )
+            stack_aliases[stack] = aws.kms.Alias(
+                f"{name}-stack-key-{stack}-alias",
+                name=stack_key_alias(stack),
+                target_key_id=stack_keys[stack].key_id,
+                opts=child,
+            )
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
             object_lock_enabled=True,  # only possible at creation
             force_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=protected,
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
@@ -263,8 +153,9 @@ class StateBackend(pulumi.ComponentResource):
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                        sse_algorithm="aws:kms", kms_master_key_id=bucket_key.arn
                     ),
+                    # S3 Bucket Key: fewer KMS calls, and the encryption context is the bucket ARN.
                     bucket_key_enabled=True,
                 )
             ],
@@ -312,22 +203,36 @@ class StateBackend(pulumi.ComponentResource):
             opts=after_versioning,
         )
 
+        region, stacks, project = args.region, args.stacks, args.project
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self.kms_key_arn = key.arn
-        self.kms_alias_name = alias.name
-        self.ci_policy_json = ci_policy(bucket.arn, key.arn)
-        self.backend_url = pulumi.Output.concat("s3://", bucket.bucket, "?region=", args.region, "&awssdk=v2")
-        self.secrets_provider = pulumi.Output.concat("awskms://", alias.name, "?region=", args.region)
+        self.bucket_key_arn = bucket_key.arn
+        self.bucket_key_alias = bucket_key_alias.name
+        self.stack_key_arns = pulumi.Output.all(**{s: k.arn for s, k in stack_keys.items()}).apply(dict)
+        self.secrets_providers = pulumi.Output.all(**{s: a.name for s, a in stack_aliases.items()}).apply(
+            lambda names: {s: secrets_provider_url(alias, region) for s, alias in names.items()}
+        )
+        self.iam_policies = pulumi.Output.all(bucket.arn, bucket_key.arn, self.stack_key_arns).apply(
+            lambda v: policy_documents(
+                stacks,
+                bucket_arn=v[0],
+                bucket_key_arn=v[1],
+                stack_key_arns=v[2],
+                region=region,
+                project=project,
+            )
+        )
+        self.backend_url = pulumi.Output.concat("s3://", bucket.bucket, "?region=", region, "&awssdk=v2")
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
-                "kms_key_arn": self.kms_key_arn,
-                "kms_alias_name": self.kms_alias_name,
-                "ci_policy_json": self.ci_policy_json,
+                "bucket_key_arn": self.bucket_key_arn,
+                "bucket_key_alias": self.bucket_key_alias,
+                "stack_key_arns": self.stack_key_arns,
+                "secrets_providers": self.secrets_providers,
+                "iam_policies": self.iam_policies,
                 "backend_url": self.backend_url,
-                "secrets_provider": self.secrets_provider,
             }
         )
 
@@ -335,9 +240,9 @@ class StateBackend(pulumi.ComponentResource):
 # -- the program --------------------------------------------------------------------------------
 
 
-def build_bootstrap() -> dict[str, pulumi.Output[str]]:
+def build_bootstrap(settings: BootstrapSettings | None = None) -> dict[str, pulumi.Output[object]]:
     """Validate config, then build the explicit AWS provider and the state backend; the outputs."""
-    settings = load_settings()
+    settings = settings or load_settings()
     provider = aws.Provider(
         "aws",
         region=settings.region,
@@ -349,13 +254,16 @@ def build_bootstrap() -> dict[str, pulumi.Output[str]]:
             bucket_name=settings.bucket_name,
             region=settings.region,
             object_lock_retention_days=settings.object_lock_retention_days,
+            stacks=settings.stacks,
         ),
         pulumi.ResourceOptions(providers=[provider]),
     )
     return {
         "backend_url": backend.backend_url,
-        "secrets_provider": backend.secrets_provider,
         "bucket_name": backend.bucket_name,
-        "kms_key_arn": backend.kms_key_arn,
-        "ci_policy_json": backend.ci_policy_json,
+        "bucket_key_arn": backend.bucket_key_arn,
+        "bucket_key_alias": backend.bucket_key_alias,
+        "stack_key_arns": backend.stack_key_arns,
+        "secrets_providers": backend.secrets_providers,
+        "iam_policies": backend.iam_policies,
     }

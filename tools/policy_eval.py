@@ -104,7 +104,9 @@ def _config_problems(error: jsonschema.ValidationError) -> list[str]:
         return [p for cause in causes for p in _config_problems(cause)]
     path = ".".join(str(p) for p in error.absolute_path)
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
         if not path:
             return [f"'{name}' is not a policy of this pack" for name in extra]
         return [f"{path}.{name} is not in the policy's config schema" for name in extra]
