@@ -15,7 +15,7 @@ ACTIONLINT := $(BIN)/actionlint
 PULUMI ?= pulumi
 BOOTSTRAP_BACKEND ?= file://./.state
 
-.PHONY: actionlint help venv lint typecheck unit test validate policy-venv bootstrap outputs clean
+.PHONY: actionlint help venv lint typecheck unit test validate schema policy-venv bootstrap outputs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
 
 validate: venv ## offline guardrail pre-flight: STACK=dev|prod (mocked providers, no CLI, no credentials)
 	$(BIN)/python -m tools.validate --stack $(STACK)
+
+schema: venv ## regenerate schema/pulumi-stack.schema.json from the settings models (a test fails when stale)
+	$(BIN)/python -m tools.schema
 
 policy/.venv/.installed: policy/requirements.txt constraints.txt
 	@test -x policy/.venv/bin/python || $(PYTHON) -m venv policy/.venv

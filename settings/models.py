@@ -19,12 +19,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from . import catalog
 from .errors import fail, rule
@@ -171,6 +174,11 @@ class IpAccess(Settings):
 
     cidr: str
     description: str
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        entry = handler.resolve_ref_schema(handler(core))
+        return {"anyOf": [{"type": "string", "description": "a CIDR (default description)"}, entry]}
 
     @model_validator(mode="before")
     @classmethod

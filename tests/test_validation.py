@@ -337,3 +337,37 @@ def test_cidr_rule(source: str, problem: str | None) -> None:
 )
 def test_open_ingress_rule(source: str, expected: bool) -> None:
     assert is_open(source) is expected
+
+
+def test_nested_secret_is_never_echoed() -> None:
+    # `pulumi config set --secret --path dataWarehouse.adminPasswrd <pw>`: a typo under a
+    # structured key. The engine reports the whole key as secret; its values stay redacted.
+    dw = stack_value("dev", "dataWarehouse")
+    dw["adminPasswrd"] = "Sup3r-Secret-Passw0rd!"
+    dw["region"] = "nowhere-1"
+    report = config_error("dev", {"dataWarehouse": harness.Secret(dw)})
+    assert f"{P}dataWarehouse.adminPasswrd = <redacted>: is not a known key of dataWarehouse" in report
+    assert "Sup3r-Secret-Passw0rd!" not in report
+    assert "nowhere-1" not in report  # any value under a secret key, at any depth
+
+
+def test_secret_set_in_a_stack_file_at_a_nested_path_is_redacted() -> None:
+    config = _stack_config("dev")
+    config[f"{P}cache"] = {**config[f"{P}cache"], "apiPassword": {"secure": "v1:ciphertext"}}
+    run = harness.run_program("dev", stack_config=config)
+    assert run.error is not None
+    assert f"{P}cache.apiPassword = <redacted>: is not a known key of cache" in run.error
+    assert "placeholder-secret" not in run.error
+
+
+def test_unknown_secret_top_level_key_is_redacted() -> None:
+    report = config_error("dev", {"adminPassword": harness.Secret("Top-Level-Secret-1!")})
+    assert f"{P}adminPassword = <redacted>: is not a setting this program reads" in report
+    assert "Top-Level-Secret-1!" not in report
+
+
+def test_a_string_number_is_one_problem() -> None:
+    report = config_error("prod", _backup(periodHours="24", retentionHours=168))
+    assert report.startswith("stack 'prod' has 1 configuration problem:")
+    assert f'{P}dataWarehouse.backup.periodHours = "24": must be a whole number' in report
+    assert "pulumi config set --path 'dataWarehouse.backup.periodHours' 24 --stack prod" in report

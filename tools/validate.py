@@ -38,12 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--policy-config", type=Path, help="use this policy config instead of policy/config/<stack>.json"
     )
+    parser.add_argument(
+        "--preview", action="store_true", help="run as a preview: values only the cloud knows are unknown"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    print(f"Pre-flight guardrail check (offline, mocked providers) - stack '{args.stack}', pack {PACK_NAME}")
+    mode = " (preview: computed values unknown)" if args.preview else ""
+    print(
+        f"Pre-flight guardrail check (offline, mocked providers) - stack '{args.stack}', pack {PACK_NAME}{mode}"
+    )
     try:
         settings = resolve(POLICIES, load_policy_config(args.stack, args.policy_config))
-        run = run_program(args.stack, stack_config=read_stack_config(args.stack, args.stack_file))
+        config = read_stack_config(args.stack, args.stack_file)
+        run = run_program(args.stack, stack_config=config, preview=args.preview)
     except (PolicyConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
