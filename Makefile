@@ -66,8 +66,8 @@ bootstrap: ## once per AWS account: the S3 state bucket + KMS key (bootstrap/, l
 	$(PULUMI) up --stack shared && \
 	$(PULUMI) stack output --stack shared
 
-outputs: venv ## consumer env vars of STACK as FORMAT=dotenv|json (outputs/<stack>.env|.json, mode 0600, git-ignored; needs the Pulumi CLI)
-	$(BIN)/python -m tools.outputs --stack $(STACK) --format $(FORMAT) $(if $(OUT),--out $(OUT))
+outputs: venv ## one consumer's env vars: STACK=prod CONSUMER=app [FORMAT=dotenv|json] (outputs/<stack>-<consumer>.env, 0600; needs the Pulumi CLI)
+	$(BIN)/python -m tools.outputs --stack $(STACK) --format $(FORMAT) $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(OUT),--out $(OUT))
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

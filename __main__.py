@@ -5,33 +5,70 @@ from components import (
     AsyncMessagingArgs,
     DataWarehouse,
     DataWarehouseArgs,
+    PipelineState,
+    PipelineStateArgs,
     ServerlessCache,
     ServerlessCacheArgs,
+    VercelDelivery,
+    VercelDeliveryArgs,
+    WarehouseAccess,
+    WarehouseAccessArgs,
 )
 from settings import load_settings
-from stack.contract import export_contract
+from stack.contract import Sources, export_contract
 from stack.providers import build_providers
 
-settings = load_settings()  # every config problem at once, or typed settings
-providers = build_providers()  # explicit providers; credentials come from the environment
+settings = load_settings()  # every config problem at once (config and environment), or typed settings
+providers = build_providers(vercel=any(c.vercel for c in settings.consumers.values()))
+secrets = settings.secrets
 
 warehouse = DataWarehouse(
     "warehouse",
-    DataWarehouseArgs(
-        settings.warehouse, settings.secrets.clickhouse_admin_password, settings.tags, settings.protect
+    DataWarehouseArgs(settings.warehouse, secrets.clickhouse_admin_password, settings.tags, settings.protect),
+    providers.opts(),
+)
+access = WarehouseAccess(
+    "warehouse-access",
+    WarehouseAccessArgs(
+        settings.warehouse.database,
+        settings.consumers,
+        warehouse.admin_connection,
+        warehouse.host,
+        warehouse.https_port,
     ),
     providers.opts(),
 )
 cache = ServerlessCache("cache", ServerlessCacheArgs(settings.cache, settings.protect), providers.opts())
+pipeline = PipelineState(
+    "pipeline-state", PipelineStateArgs(settings.pipeline_state, settings.protect), providers.opts()
+)
 messaging = AsyncMessaging(
     "messaging",
     AsyncMessagingArgs(
         settings.messaging,
-        settings.secrets.qstash_token,
-        settings.secrets.qstash_current_signing_key,
-        settings.secrets.qstash_next_signing_key,
+        secrets.qstash_token,
+        secrets.qstash_current_signing_key,
+        secrets.qstash_next_signing_key,
     ),
     providers.opts(),
 )
 
-export_contract(warehouse, cache, messaging)
+envs = export_contract(
+    settings.consumers,
+    Sources(
+        clickhouse_urls=access.urls,
+        clickhouse_host=warehouse.host,
+        clickhouse_https_port=warehouse.https_port,
+        clickhouse_service_id=warehouse.service_id,
+        clickhouse_database=settings.warehouse.database,
+        cache=cache.access,
+        pipeline=pipeline.access,
+        qstash_token=messaging.qstash_token,
+        qstash_current_signing_key=messaging.current_signing_key,
+        qstash_next_signing_key=messaging.next_signing_key,
+        qstash_topics=messaging.topic_names,
+    ),
+)
+for name, consumer in settings.consumers.items():
+    if consumer.vercel is not None:
+        VercelDelivery(f"vercel-{name}", VercelDeliveryArgs(consumer.vercel, envs[name]), providers.opts())

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumiverse_clickhouse as clickhouse
 
+from clickhouse_sql import Connection
 from settings import Warehouse
-
-from .urls import credential_url
 
 
 def password_sha256_b64(password: str) -> str:
@@ -40,11 +39,11 @@ class DataWarehouseArgs:
 class DataWarehouse(pulumi.ComponentResource):
     """One ClickHouse Cloud service with its IP allow list, scaling, backups and tags.
 
-    Only the password's SHA-256 hash is sent to the provider, so the plaintext password never
-    lands in the state; the connection string is assembled here from the secret config value.
+    The admin (`default`) password reaches the provider only as its SHA-256 hash (`password_hash`,
+    a secret input); no output carries it. `admin_connection` hands it, as a secret, to the SQL
+    provider that creates the consumers' users (components.warehouse_access).
     """
 
-    connection_string: pulumi.Output[str]
     host: pulumi.Output[str | None]
     https_port: pulumi.Output[int | None]
     service_id: pulumi.Output[str]
@@ -71,7 +70,6 @@ class DataWarehouse(pulumi.ComponentResource):
                 clickhouse.ServiceIpAccessArgs(source=ip.cidr, description=ip.description)
                 for ip in s.ip_allow_list
             ],
-            # Only the hash reaches the provider and the state; the hash stays secret too.
             password_hash=args.admin_password.apply(password_sha256_b64),
             idle_scaling=s.idle_scaling,
             idle_timeout_minutes=s.idle_timeout_minutes,
@@ -86,8 +84,11 @@ class DataWarehouse(pulumi.ComponentResource):
         self.host = self.service.endpoints.apply(_https_host)
         self.https_port = self.service.endpoints.apply(_https_port)
         self.service_id = self.service.id
-        self.connection_string = pulumi.Output.secret(
-            pulumi.Output.all(args.admin_password, self.host, self.https_port).apply(
-                lambda parts: credential_url("https", "default", *parts)
+        self.admin_connection: pulumi.Output[Connection] = pulumi.Output.secret(
+            pulumi.Output.all(self.host, self.https_port, args.admin_password).apply(
+                lambda parts: Connection(host=parts[0], port=parts[1], username="default", password=parts[2])
             )
+        )
+        self.register_outputs(
+            {"host": self.host, "https_port": self.https_port, "service_id": self.service_id}
         )

@@ -15,8 +15,9 @@ from .errors import ConfigProblem
 PROVIDER_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "clickhouse": ("CLICKHOUSE_ORG_ID", "CLICKHOUSE_TOKEN_KEY", "CLICKHOUSE_TOKEN_SECRET"),
     "upstash": ("UPSTASH_EMAIL", "UPSTASH_API_KEY"),
+    # Only for stacks where a consumer has a `vercel` block.
+    "vercel": ("VERCEL_API_TOKEN",),
 }
-VERCEL_ENVIRONMENT = ("VERCEL_API_TOKEN",)
 
 
 def missing_credentials(
@@ -32,6 +33,6 @@ def missing_credentials(
             f"in the GitHub environment of stack '{stack}'",
         )
         for provider in providers
-        for name in PROVIDER_ENVIRONMENT.get(provider, VERCEL_ENVIRONMENT if provider == "vercel" else ())
+        for name in PROVIDER_ENVIRONMENT[provider]
         if not environ.get(name, "").strip()
     ]

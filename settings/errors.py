@@ -124,6 +124,10 @@ class Explain(Protocol):
         """The fix for a value of the wrong type."""
         ...
 
+    def fill(self, fix: str, loc: Loc) -> str:
+        """A rule's fix with its placeholders ({stack}, {project}, {set:<example>}) filled in."""
+        ...
+
 
 def problems_of(error: ValidationError, explain: Explain) -> list[ConfigProblem]:
     """Every problem in a ValidationError, worded; one per location and rule."""
@@ -134,7 +138,7 @@ def problems_of(error: ValidationError, explain: Explain) -> list[ConfigProblem]
             for p in (err.get("ctx") or {})["problems"]:
                 where = loc + p.at
                 value = err["input"] if p.value == _UNSET else p.value
-                found.append(_problem(explain, where, value, p.rule, p.fix))
+                found.append(_problem(explain, where, value, p.rule, explain.fill(p.fix, where)))
             continue
         if err["type"] == "missing":
             rule_text, fix = explain.missing(loc)

@@ -7,6 +7,7 @@ settings.errors) and the provider credentials missing from the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -16,7 +17,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from .credentials import missing_credentials
 from .errors import ConfigErrors, ConfigProblem, Loc, dotted, problems_of
-from .models import Cache, Messaging, StackConfig, Warehouse, standard_tags
+from .models import Cache, Consumer, Messaging, PipelineState, StackConfig, Warehouse, standard_tags
 
 SECTIONS = {name: info.alias or name for name, info in StackConfig.model_fields.items()}
 SECRET_KEYS = tuple(
@@ -41,7 +42,9 @@ class StackSettings:
     stack: str
     warehouse: Warehouse
     cache: Cache
+    pipeline_state: PipelineState
     messaging: Messaging
+    consumers: dict[str, Consumer]
     protect: bool
     tags: dict[str, str]
     secrets: Secrets
@@ -66,8 +69,8 @@ class _Explain:
 
     def missing(self, loc: Loc) -> tuple[str, str]:
         if len(loc) == 1 and loc[0] in SECRET_KEYS:
-            return "is required (a secret)", self.fill(
-                f"pulumi config set --secret {{project}}:{loc[0]} '<value>' --stack {{stack}}"
+            return "is required (a secret)", (
+                f"pulumi config set --secret {self.project}:{loc[0]} '<value>' --stack {self.stack}"
             )
         if len(loc) == 1:
             return "is required (a structured value)", (
@@ -91,8 +94,9 @@ class _Explain:
             return f"see README (configuration reference) for the shape of {dotted(loc)}"
         return self._set(loc, example)
 
-    def fill(self, text: str) -> str:
-        return text.replace("{stack}", self.stack).replace("{project}", self.project)
+    def fill(self, fix: str, loc: Loc) -> str:
+        fix = re.sub(r"\{set:([^}]*)\}", lambda m: self._set(loc, m.group(1)), fix)
+        return fix.replace("{stack}", self.stack).replace("{project}", self.project)
 
 
 def _model_at(model: type[BaseModel] | None, loc: Loc) -> type[BaseModel] | None:
@@ -133,8 +137,7 @@ def validate(
     try:
         return StackConfig.model_validate(dict(values), context=context), []
     except ValidationError as exc:
-        problems = problems_of(exc, explain)
-        return None, [ConfigProblem(p.key, p.value, p.rule, explain.fill(p.fix)) for p in problems]
+        return None, problems_of(exc, explain)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
@@ -144,7 +147,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
     project, stack = pulumi.get_project(), pulumi.get_stack()
     raw = read_config(project, STRUCTURED_KEYS)
     config, problems = validate(raw.values, project=project, stack=stack, secret_keys=raw.secret_keys)
-    problems += missing_credentials(os.environ if environ is None else environ, stack)
+    vercel = config is not None and any(c.vercel for c in config.consumers.values())
+    providers = ("clickhouse", "upstash", "vercel") if vercel else ("clickhouse", "upstash")
+    problems += missing_credentials(os.environ if environ is None else environ, stack, providers=providers)
     if problems or config is None:
         raise ConfigErrors(stack, problems)
 
@@ -156,7 +161,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
         stack=stack,
         warehouse=config.data_warehouse,
         cache=config.cache,
+        pipeline_state=config.pipeline_state,
         messaging=config.messaging,
+        consumers=config.consumers,
         protect=config.protect,
         tags={**config.tags, **standard_tags(project, stack)},
         secrets=Secrets(

@@ -55,8 +55,8 @@ class Settings(BaseModel):
 # -- field rules ----------------------------------------------------------------------------------
 
 
-def hint(path: str, example: str) -> str:
-    return f"pulumi config set --path '{path}' {example} --stack {{stack}}"
+# In a rule's fix: "the `pulumi config set` command for this key with this example value".
+SET_EXAMPLE = "{{set:{}}}"
 
 
 def cidr_problem(source: str) -> str | None:
@@ -95,6 +95,23 @@ def _one_of(what: str, allowed: frozenset[int] | frozenset[str] | tuple[str, ...
         return value
 
     return AfterValidator(check)
+
+
+SQL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _sql_name(what: str, example: str) -> Any:
+    def check(value: str) -> str:
+        if not SQL_NAME.match(value):
+            fail(
+                rule(
+                    f"must be a ClickHouse {what} name: lowercase letters, digits, '_' (max 63)",
+                    "e.g. " + example,
+                )
+            )
+        return value
+
+    return check
 
 
 def _https_url(url: str) -> str:
@@ -246,7 +263,7 @@ class Warehouse(Settings):
             _at_least(
                 catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES,
                 f"must be >= {catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES}",
-                hint("dataWarehouse.idleTimeoutMinutes", str(catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES)),
+                SET_EXAMPLE.format(str(catalog.CLICKHOUSE_MIN_IDLE_TIMEOUT_MINUTES)),
             ),
         ]
         | None
@@ -259,6 +276,10 @@ class Warehouse(Settings):
     backup: Backup | None = None
     restore_from_backup_id: Annotated[str, AfterValidator(_uuid)] | None = Field(
         None, examples=["<backup-uuid>"]
+    )
+    # The database the consumers' roles are granted on; created if missing, never dropped.
+    database: Annotated[str, AfterValidator(_sql_name("database", "analytics"))] = Field(
+        "analytics", examples=["analytics"]
     )
 
     @field_validator("region")
@@ -286,7 +307,7 @@ class Warehouse(Settings):
             problems.append(
                 rule(
                     "is required when idleScaling is true",
-                    hint("dataWarehouse.idleTimeoutMinutes", "15"),
+                    SET_EXAMPLE.format("15"),
                     at=["idleTimeoutMinutes"],
                     value=None,
                 )
@@ -311,7 +332,7 @@ class Warehouse(Settings):
                 problems.append(
                     rule(
                         f"must be a multiple of {step} between {low} and {high}",
-                        hint(f"dataWarehouse.{key}", "16"),
+                        SET_EXAMPLE.format("16"),
                         at=[key],
                         value=value,
                     )
@@ -334,23 +355,20 @@ class Warehouse(Settings):
 # -- cache ---------------------------------------------------------------------------------------
 
 
-class Cache(Settings):
-    """cache: the Upstash Redis database for sessions and API caching."""
+class RedisDatabase(Settings):
+    """What every Upstash Redis database of the stack has (global database, TLS always on)."""
 
     database_name: Annotated[str, _resource_name("salla-cache-dev")] = Field(examples=["salla-cache-dev"])
     primary_region: UpstashRegion = Field("us-east-1", examples=["us-east-1"])
     read_regions: list[str] = Field(default_factory=list)
-    eviction: bool = Field(True, examples=[True])
     # Required: unset, the provider's Check fills in USD 20/month, after which Upstash throttles.
     budget: Annotated[
-        int, _at_least(1, "must be a positive number of USD per month", hint("cache.budget", "50"))
+        int, _at_least(1, "must be a positive number of USD per month", SET_EXAMPLE.format("50"))
     ] = Field(examples=[50])
-    auto_scale: bool | None = Field(None, examples=[True])
-    prod_pack: bool | None = Field(None, examples=[True])
     ip_allow_list: list[Cidr] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _read_regions(self) -> Cache:
+    def _read_regions(self) -> RedisDatabase:
         problems = []
         allowed = catalog.sorted_values(catalog.UPSTASH_REDIS_REGIONS)
         for i, region in enumerate(self.read_regions):
@@ -373,6 +391,18 @@ class Cache(Settings):
         if problems:
             fail(*problems)
         return self
+
+
+class Cache(RedisDatabase):
+    """cache: the Upstash Redis database for sessions and API caching (evicts when full)."""
+
+    eviction: bool = Field(True, examples=[True])
+    auto_scale: bool | None = Field(None, examples=[True])
+    prod_pack: bool | None = Field(None, examples=[True])
+
+
+class PipelineState(RedisDatabase):
+    """pipelineState: Redis for CDC cursors and dedup keys. Never evicts (not configurable)."""
 
 
 # -- messaging -----------------------------------------------------------------------------------
@@ -428,6 +458,58 @@ class Messaging(Settings):
         return self
 
 
+# -- consumers ----------------------------------------------------------------------------------
+
+CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
+VercelTarget = Literal["production", "preview", "development"]
+
+
+class Vercel(Settings):
+    """Where a consumer's variables are written in Vercel (sensitive environment variables)."""
+
+    project_id: Annotated[str, Field(min_length=1)] = Field(examples=["prj_..."])
+    team_id: Annotated[str, Field(min_length=1)] | None = Field(None, examples=["team_..."])
+    targets: Annotated[
+        list[VercelTarget],
+        _non_empty("must list at least one Vercel target", "e.g. targets: [production, preview]"),
+        _no_duplicates(),
+    ]
+
+
+class Consumer(Settings):
+    """One consumer service: exactly what it may use (least privilege: nothing by default)."""
+
+    clickhouse: Literal["read", "write", "none"] = Field("none", examples=["read"])
+    redis: Literal["cache", "pipeline", "none"] = Field("none", examples=["cache"])
+    qstash: Annotated[list[Literal["publish", "receive"]], _no_duplicates()] = Field(default_factory=list)
+    # Changing it (any string or number) rotates this consumer's ClickHouse password.
+    rotation: str | int | None = Field(None, examples=["2026-11"])
+    vercel: Vercel | None = None
+
+
+def _consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
+    if not consumers:
+        fail(
+            rule(
+                "must declare at least one consumer",
+                "e.g. consumers: {app: {clickhouse: read, redis: cache}}",
+            )
+        )
+    problems = [
+        rule(
+            "is not a consumer name: lowercase letters, digits and hyphens (max 32)",
+            "rename it, e.g. data-pipeline",
+            at=[name],
+            value=name,
+        )
+        for name in consumers
+        if not CONSUMER_NAME.match(name)
+    ]
+    if problems:
+        fail(*problems)
+    return consumers
+
+
 # -- the whole stack -----------------------------------------------------------------------------
 
 STANDARD_TAG_KEYS = ("project", "environment", "managed-by")
@@ -453,7 +535,9 @@ class StackConfig(Settings):
 
     data_warehouse: Warehouse
     cache: Cache
+    pipeline_state: PipelineState
     messaging: Messaging
+    consumers: Annotated[dict[str, Consumer], AfterValidator(_consumer_names)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
     clickhouse_admin_password: SecretStr

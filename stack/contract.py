@@ -1,20 +1,26 @@
-"""The outputs contract consumer services read with `pulumi stack output`.
+"""The outputs contract: what the consumers read, under which names, and which consumer gets what.
 
-Names and secretness are part of the interface with the app and the data pipeline: change
-them only together with the consumers.
+Names and secretness are the interface with the app, the data pipeline and the AI service:
+change them only together with the consumers. No output carries the ClickHouse admin password in
+any form. `consumer_env` holds, per consumer, exactly the variables its access allows; it is what
+`make outputs CONSUMER=<name>` writes and what is delivered into Vercel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components import AsyncMessaging, DataWarehouse, ServerlessCache
+from components.redis import RedisAccess
+from settings import Consumer
 
 # output name -> secret?
 OUTPUTS: dict[str, bool] = {
-    "clickhouse_connection_string": True,
+    "clickhouse_connection_string": True,  # the app's read-only URL (consumer `app`)
+    "clickhouse_etl_connection_string": True,  # the data pipeline's writer URL (`data-pipeline`)
     "clickhouse_host": False,
     "clickhouse_https_port": False,
     "clickhouse_service_id": False,
@@ -22,28 +28,87 @@ OUTPUTS: dict[str, bool] = {
     "redis_rest_url": False,
     "redis_token": True,
     "redis_read_only_token": True,
+    "pipeline_redis_url": True,
+    "pipeline_redis_rest_url": False,
+    "pipeline_redis_token": True,
     "qstash_token": True,
     "qstash_current_signing_key": True,
     "qstash_next_signing_key": True,
     "qstash_topics": False,
+    "consumer_env": True,
+}
+# The seed's output names, bound to the seed's consumers and the access they must have.
+SEED_CONSUMERS = {
+    "clickhouse_connection_string": ("app", "read"),
+    "clickhouse_etl_connection_string": ("data-pipeline", "write"),
 }
 
 
-def export_contract(warehouse: DataWarehouse, cache: ServerlessCache, messaging: AsyncMessaging) -> None:
-    """Export every contract output (the components build secret ones as secret Outputs; tested)."""
-    values: dict[str, pulumi.Output[Any]] = {
-        "clickhouse_connection_string": warehouse.connection_string,
-        "clickhouse_host": warehouse.host,
-        "clickhouse_https_port": warehouse.https_port,
-        "clickhouse_service_id": warehouse.service_id,
-        "redis_url": cache.redis_url,
-        "redis_rest_url": cache.rest_url,
-        "redis_token": cache.rest_token,
-        "redis_read_only_token": cache.read_only_rest_token,
-        "qstash_token": messaging.qstash_token,
-        "qstash_current_signing_key": messaging.current_signing_key,
-        "qstash_next_signing_key": messaging.next_signing_key,
-        "qstash_topics": messaging.topic_names,
+@dataclass(frozen=True)
+class Sources:
+    """What the components offer the consumers."""
+
+    clickhouse_urls: Mapping[str, pulumi.Output[str]]  # consumer -> its own URL
+    clickhouse_host: pulumi.Output[Any]
+    clickhouse_https_port: pulumi.Output[Any]
+    clickhouse_service_id: pulumi.Output[str]
+    clickhouse_database: str
+    cache: RedisAccess
+    pipeline: RedisAccess
+    qstash_token: pulumi.Output[str]
+    qstash_current_signing_key: pulumi.Output[str]
+    qstash_next_signing_key: pulumi.Output[str]
+    qstash_topics: pulumi.Output[list[str]]
+
+
+def consumer_env(name: str, consumer: Consumer, src: Sources) -> dict[str, pulumi.Input[str]]:
+    """Exactly the environment variables `consumer`'s access allows (names as the clients read them)."""
+    env: dict[str, pulumi.Input[str]] = {}
+    if consumer.clickhouse != "none":
+        env["CLICKHOUSE_URL"] = src.clickhouse_urls[name]
+        env["CLICKHOUSE_HOST"] = src.clickhouse_host.apply(str)
+        env["CLICKHOUSE_HTTPS_PORT"] = src.clickhouse_https_port.apply(str)
+        env["CLICKHOUSE_DATABASE"] = src.clickhouse_database
+    if consumer.redis != "none":
+        redis = src.cache if consumer.redis == "cache" else src.pipeline
+        env["REDIS_URL"] = redis.url
+        env["UPSTASH_REDIS_REST_URL"] = redis.rest_url
+        env["UPSTASH_REDIS_REST_TOKEN"] = redis.rest_token
+    if "publish" in consumer.qstash:
+        env["QSTASH_TOKEN"] = src.qstash_token
+        env["QSTASH_TOPICS"] = src.qstash_topics.apply(",".join)
+    if "receive" in consumer.qstash:
+        env["QSTASH_CURRENT_SIGNING_KEY"] = src.qstash_current_signing_key
+        env["QSTASH_NEXT_SIGNING_KEY"] = src.qstash_next_signing_key
+    return env
+
+
+def export_contract(
+    consumers: Mapping[str, Consumer], src: Sources
+) -> dict[str, dict[str, pulumi.Input[str]]]:
+    """Export every contract output; returns the per-consumer variables (for Vercel delivery)."""
+    envs = {name: consumer_env(name, consumer, src) for name, consumer in consumers.items()}
+    values: dict[str, Any] = {
+        "clickhouse_host": src.clickhouse_host,
+        "clickhouse_https_port": src.clickhouse_https_port,
+        "clickhouse_service_id": src.clickhouse_service_id,
+        "redis_url": src.cache.url,
+        "redis_rest_url": src.cache.rest_url,
+        "redis_token": src.cache.rest_token,
+        "redis_read_only_token": src.cache.read_only_rest_token,
+        "pipeline_redis_url": src.pipeline.url,
+        "pipeline_redis_rest_url": src.pipeline.rest_url,
+        "pipeline_redis_token": src.pipeline.rest_token,
+        "qstash_token": src.qstash_token,
+        "qstash_current_signing_key": src.qstash_current_signing_key,
+        "qstash_next_signing_key": src.qstash_next_signing_key,
+        "qstash_topics": src.qstash_topics,
+        "consumer_env": pulumi.Output.secret(envs),
     }
+    for output, (consumer, access) in SEED_CONSUMERS.items():
+        declared = consumers.get(consumer)
+        if declared is not None and declared.clickhouse == access:
+            values[output] = src.clickhouse_urls[consumer]
     for name, value in values.items():
         pulumi.export(name, value)
+    return envs

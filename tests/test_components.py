@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
-from urllib.parse import urlsplit
+import json
+from urllib.parse import quote, urlsplit
 
 from components.data_warehouse import password_sha256_b64
 from tests.helpers import run_ok, stack_value
@@ -64,7 +66,9 @@ def test_children_are_parented_and_use_the_explicit_providers(dev: ProgramRun) -
     components = {r.type: r.urn for r in dev.resources if r.type.startswith("salla:analytics:")}
     assert set(components) == {
         "salla:analytics:DataWarehouse",
+        "salla:analytics:WarehouseAccess",
         "salla:analytics:ServerlessCache",
+        "salla:analytics:PipelineState",
         "salla:analytics:AsyncMessaging",
     }
     providers = {r.type: r for r in dev.resources if r.type.startswith("pulumi:providers:")}
@@ -74,6 +78,7 @@ def test_children_are_parented_and_use_the_explicit_providers(dev: ProgramRun) -
         REDIS: "salla:analytics:ServerlessCache",
         TOPIC: "salla:analytics:AsyncMessaging",
     }
+    dev = dataclasses.replace(dev, resources=[r for r in dev.resources if r.name != "pipeline-state-redis"])
     expected_provider = {SERVICE: CLICKHOUSE_PROVIDER, REDIS: UPSTASH_PROVIDER, TOPIC: UPSTASH_PROVIDER}
     for res in dev.resources:
         if res.type in expected_parent:
@@ -128,7 +133,7 @@ def test_gcp_defaults_to_a_gcp_region() -> None:
 
 
 def test_dev_redis_inputs(dev: ProgramRun) -> None:
-    i = dev.one(REDIS).inputs
+    i = dev.named("cache-redis").inputs
     assert i["databaseName"] == "salla-cache-dev"
     assert i["region"] == "global" and i["primaryRegion"] == "us-east-1"
     assert i["tls"] is True and i["eviction"] is True and i["budget"] == 20
@@ -136,7 +141,7 @@ def test_dev_redis_inputs(dev: ProgramRun) -> None:
 
 
 def test_prod_redis_inputs(prod: ProgramRun) -> None:
-    i = prod.one(REDIS).inputs
+    i = prod.named("cache-redis").inputs
     assert i["databaseName"] == "salla-cache-prod"
     assert i["readRegions"] == ["eu-central-1"]
     assert i["tls"] is True and i["prodPack"] is True and i["budget"] == 100
@@ -145,7 +150,7 @@ def test_prod_redis_inputs(prod: ProgramRun) -> None:
 def test_tls_cannot_be_turned_off_and_eviction_can() -> None:
     cache = stack_value("dev", "cache")
     cache["eviction"] = False
-    i = run_ok("dev", {"cache": cache}).one(REDIS).inputs
+    i = run_ok("dev", {"cache": cache}).named("cache-redis").inputs
     assert i["tls"] is True and i["eviction"] is False
 
 
@@ -164,21 +169,35 @@ def test_warehouse_outputs(dev: ProgramRun) -> None:
     assert dev.outputs["clickhouse_host"] == https["host"]
     assert dev.outputs["clickhouse_https_port"] == 8443
     assert dev.outputs["clickhouse_service_id"] == svc.id
+    # The seed's name now carries the app's read-only user, never the admin (`default`) one.
     url = urlsplit(dev.outputs["clickhouse_connection_string"])
-    assert (url.scheme, url.username, url.hostname, url.port) == ("https", "default", https["host"], 8443)
-    # The password's '!' is percent-encoded so the URL parses.
-    assert url.password == PASSWORD.replace("!", "%21")
+    assert (url.scheme, url.username, url.hostname, url.port, url.path) == (
+        "https",
+        "app",
+        https["host"],
+        8443,
+        "/analytics",
+    )
+    etl = urlsplit(dev.outputs["clickhouse_etl_connection_string"])
+    assert (etl.username, etl.hostname) == ("data_pipeline", https["host"])
+    assert url.password != etl.password
 
 
-def test_password_symbols_are_url_encoded_in_the_connection_string() -> None:
-    run = run_ok("dev", {"salla-analytics-infra:clickhouseAdminPassword": "Weird:@/#?Passw0rd-Long"})
-    url = urlsplit(run.outputs["clickhouse_connection_string"])
-    assert url.hostname and url.hostname.endswith(".clickhouse.cloud")
-    assert url.password == "Weird%3A%40%2F%23%3FPassw0rd-Long"
+def test_admin_password_is_in_no_output_in_any_form(dev: ProgramRun, prod: ProgramRun) -> None:
+    forms = [
+        PASSWORD,
+        quote(PASSWORD, safe=""),
+        password_sha256_b64(PASSWORD),
+        hashlib.sha256(PASSWORD.encode()).hexdigest(),
+    ]
+    for run in (dev, prod):
+        text = json.dumps(run.outputs)
+        assert not [form for form in forms if form in text]
+        assert "https://default:" not in text
 
 
 def test_cache_outputs(dev: ProgramRun) -> None:
-    state = dev.one(REDIS).state
+    state = dev.named("cache-redis").state
     url = urlsplit(dev.outputs["redis_url"])
     assert (url.scheme, url.username, url.hostname, url.port) == (
         "rediss",

@@ -19,26 +19,23 @@ import pytest
 
 from stack.contract import OUTPUTS
 from tools import outputs as co
+from tools.harness import run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_WORK_TREE = shutil.which("git") is not None and (ROOT / ".git").exists()
 
-# What `pulumi stack output --json --show-secrets` prints for a deployed stack (fake values).
-STACK_OUTPUTS: dict[str, Any] = {
-    "clickhouse_connection_string": "https://default:S3cr%24t-pa55@abc123.us-east-1.aws.clickhouse.cloud:8443",
-    "clickhouse_host": "abc123.us-east-1.aws.clickhouse.cloud",
-    "clickhouse_https_port": 8443,
-    "clickhouse_service_id": "3f1c2a9e-0000-4000-8000-1234567890ab",
-    "redis_url": "rediss://default:redis-pa55word@salla-cache-prod-12345.upstash.io:6379",
-    "redis_rest_url": "https://salla-cache-prod-12345.upstash.io",
-    "redis_token": "AXXXrest-token-value=",
-    "redis_read_only_token": "AYYYread-only-token-value=",
-    "qstash_token": "eyJVc2VySUQiOiJxc3Rhc2gtdG9rZW4ifQ==",
-    "qstash_current_signing_key": "sig_current_signing_key_value",
-    "qstash_next_signing_key": "sig_next_signing_key_value",
-    "qstash_topics": ["cdc-prod", "notifications-prod"],
-}
-SECRET_VALUES = [str(STACK_OUTPUTS[name]) for name, secret in OUTPUTS.items() if secret]
+# What `pulumi stack output --json --show-secrets` prints for prod: the real program's outputs
+# under the mock harness (fake values, real contract).
+_RUN = run_program("prod")
+assert _RUN.error is None, _RUN.error
+STACK_OUTPUTS: dict[str, Any] = json.loads(json.dumps(_RUN.outputs))
+APP = STACK_OUTPUTS["consumer_env"]["app"]
+SECRET_VALUES = [
+    value
+    for name, secret in OUTPUTS.items()
+    if secret and name != "consumer_env"
+    for value in [str(STACK_OUTPUTS[name])]
+]
 
 
 @pytest.fixture
@@ -80,52 +77,60 @@ def mode(path: Path) -> int:
 
 
 # -- the mapping ---------------------------------------------------------------------------------
-def test_every_contract_output_is_mapped_exactly_once() -> None:
-    assert sorted(co.ENV_VARS) == sorted(OUTPUTS)
-    names = list(co.ENV_VARS.values())
-    assert len(names) == len(set(names)), "two outputs share a variable name"
-    assert all(co.ENV_NAME.match(name) for name in names)
+def test_each_consumer_gets_only_its_own_variables() -> None:
+    envs = STACK_OUTPUTS["consumer_env"]
+    assert co.consumer_values(STACK_OUTPUTS, "ai") == envs["ai"]
+    assert set(envs["ai"]) == {
+        "CLICKHOUSE_URL",
+        "CLICKHOUSE_HOST",
+        "CLICKHOUSE_HTTPS_PORT",
+        "CLICKHOUSE_DATABASE",
+    }
+    assert envs["app"]["CLICKHOUSE_URL"] == STACK_OUTPUTS["clickhouse_connection_string"]
+    assert envs["data-pipeline"]["CLICKHOUSE_URL"] == STACK_OUTPUTS["clickhouse_etl_connection_string"]
+    assert envs["app"]["REDIS_URL"] == STACK_OUTPUTS["redis_url"]
+    assert envs["data-pipeline"]["REDIS_URL"] == STACK_OUTPUTS["pipeline_redis_url"]
 
 
 def test_documented_names_for_the_upstash_sdks() -> None:
     # @upstash/redis Redis.fromEnv() and the @upstash/qstash Receiver read these names.
-    assert co.ENV_VARS["redis_rest_url"] == "UPSTASH_REDIS_REST_URL"
-    assert co.ENV_VARS["redis_token"] == "UPSTASH_REDIS_REST_TOKEN"
-    assert co.ENV_VARS["qstash_current_signing_key"] == "QSTASH_CURRENT_SIGNING_KEY"
-    assert co.ENV_VARS["qstash_next_signing_key"] == "QSTASH_NEXT_SIGNING_KEY"
-    assert co.ENV_VARS["clickhouse_connection_string"] == "CLICKHOUSE_URL"
+    assert {"UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"} <= set(APP)
+    assert {"QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"} <= set(APP)
+    assert all(co.ENV_NAME.match(name) for name in APP)
 
 
 def test_values_become_strings() -> None:
-    values = co.env_values(STACK_OUTPUTS)
-    assert list(values) == list(co.ENV_VARS.values())
+    values = co.consumer_values(STACK_OUTPUTS, "app")
     assert values["CLICKHOUSE_HTTPS_PORT"] == "8443"
     assert values["QSTASH_TOPICS"] == "cdc-prod,notifications-prod"
-    assert values["CLICKHOUSE_URL"] == STACK_OUTPUTS["clickhouse_connection_string"]
 
 
-def test_a_missing_output_is_an_error_naming_it() -> None:
-    outputs = {k: v for k, v in STACK_OUTPUTS.items() if k != "redis_read_only_token"}
-    with pytest.raises(co.OutputsError, match="redis_read_only_token"):
-        co.env_values(outputs)
+def test_a_missing_consumer_env_is_an_error() -> None:
+    outputs = {k: v for k, v in STACK_OUTPUTS.items() if k != "consumer_env"}
+    with pytest.raises(co.OutputsError, match="no consumer_env output"):
+        co.consumer_values(outputs, "app")
 
 
-def test_a_null_output_counts_as_missing() -> None:
-    with pytest.raises(co.OutputsError, match="clickhouse_host"):
-        co.env_values({**STACK_OUTPUTS, "clickhouse_host": None})
+def test_an_unknown_consumer_is_an_error_naming_the_known_ones() -> None:
+    with pytest.raises(
+        co.OutputsError, match="unknown consumer 'web'; the stack's consumers: ai, app, data-pipeline"
+    ):
+        co.consumer_values(STACK_OUTPUTS, "web")
 
 
 def test_a_masked_secret_is_an_error() -> None:
-    with pytest.raises(co.OutputsError, match="qstash_token"):
-        co.env_values({**STACK_OUTPUTS, "qstash_token": "[secret]"})
+    with pytest.raises(co.OutputsError, match="consumer_env came back masked"):
+        co.consumer_values({**STACK_OUTPUTS, "consumer_env": "[secret]"}, "app")
+    masked = {"app": {**APP, "QSTASH_TOKEN": "[secret]"}}
+    with pytest.raises(co.OutputsError, match="QSTASH_TOKEN came back masked"):
+        co.consumer_values({**STACK_OUTPUTS, "consumer_env": masked}, "app")
 
 
 def test_an_unexpected_shape_is_an_error_without_the_value() -> None:
-    with pytest.raises(co.OutputsError, match="qstash_topics") as err:
-        co.env_values({**STACK_OUTPUTS, "qstash_topics": ["a,b"]})
-    assert "a,b" not in str(err.value)
-    with pytest.raises(co.OutputsError, match="redis_url"):
-        co.env_values({**STACK_OUTPUTS, "redis_url": {"nested": "x"}})
+    bad = {"app": {**APP, "REDIS_URL": {"nested": "x-secret"}}}
+    with pytest.raises(co.OutputsError, match="REDIS_URL has an unexpected type") as err:
+        co.consumer_values({**STACK_OUTPUTS, "consumer_env": bad}, "app")
+    assert "x-secret" not in str(err.value)
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -165,14 +170,14 @@ def test_dotenv_is_safe_to_source_in_bash(tmp_path: Path) -> None:
 
 
 def test_dotenv_keeps_every_value_on_its_own_line() -> None:
-    text = co.render(co.env_values(STACK_OUTPUTS), "dotenv")
+    text = co.render(co.consumer_values(STACK_OUTPUTS, "app"), "dotenv")
     body = [line for line in text.splitlines() if not line.startswith("#")]
-    assert [line.split("=", 1)[0] for line in body] == list(co.ENV_VARS.values())
-    assert 'UPSTASH_REDIS_REST_URL="https://salla-cache-prod-12345.upstash.io"' in body
+    assert [line.split("=", 1)[0] for line in body] == list(APP)
+    assert f'UPSTASH_REDIS_REST_URL="{STACK_OUTPUTS["redis_rest_url"]}"' in body
 
 
 def test_json_round_trips() -> None:
-    values = co.env_values(STACK_OUTPUTS)
+    values = co.consumer_values(STACK_OUTPUTS, "app")
     assert json.loads(co.render(values, "json")) == values
 
 
@@ -217,17 +222,20 @@ def test_cli_writes_dotenv_and_prints_no_value(
     fake_pulumi: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "prod.env"
-    assert co.main(["--stack", "prod", "--format", "dotenv", "--out", str(out)]) == 0
+    assert co.main(["--stack", "prod", "--consumer", "app", "--format", "dotenv", "--out", str(out)]) == 0
     printed = capsys.readouterr()
     assert str(out) in printed.out
-    for name in co.ENV_VARS.values():
+    for name in APP:
         assert name in printed.out
-    for value in [*SECRET_VALUES, "abc123", "8443", "cdc-prod"]:
+    for value in [*SECRET_VALUES, STACK_OUTPUTS["clickhouse_host"], "cdc-prod"]:
         assert value not in printed.out + printed.err
     assert mode(out) == 0o600
     text = out.read_text()
-    for value in SECRET_VALUES:
-        assert f'"{value}"' in text  # none of these needs an escape
+    for name, value in APP.items():
+        assert f'{name}="{value}"' in text  # none of these needs an escape
+    # Least privilege: the app's file holds neither the writer URL nor the pipeline's Redis.
+    assert STACK_OUTPUTS["clickhouse_etl_connection_string"] not in text
+    assert STACK_OUTPUTS["pipeline_redis_url"] not in text
     call = fake_call(fake_pulumi)
     assert call["argv"] == ["stack", "output", "--json", "--show-secrets", "--stack", "prod"]
     assert Path(call["cwd"]) == ROOT, "pulumi runs from the project so Pulumi.yaml's backend applies"
@@ -235,24 +243,36 @@ def test_cli_writes_dotenv_and_prints_no_value(
 
 def test_cli_writes_json(fake_pulumi: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "dev.json"
-    assert co.main(["--stack", "dev", "--format", "json", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["QSTASH_TOPICS"] == "cdc-prod,notifications-prod"
+    assert (
+        co.main(["--stack", "dev", "--consumer", "data-pipeline", "--format", "json", "--out", str(out)]) == 0
+    )
+    written = json.loads(out.read_text())
+    assert written == STACK_OUTPUTS["consumer_env"]["data-pipeline"]
     assert mode(out) == 0o600
     assert fake_call(fake_pulumi)["argv"][-1] == "dev"
     printed = capsys.readouterr()
     assert not any(value in printed.out + printed.err for value in SECRET_VALUES)
 
 
-def test_cli_missing_output_fails_naming_it_and_writes_nothing(
+def test_cli_unknown_consumer_fails_and_writes_nothing(
     fake_pulumi: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    set_fake(fake_pulumi, {k: v for k, v in STACK_OUTPUTS.items() if k != "qstash_next_signing_key"})
     out = tmp_path / "prod.env"
-    assert co.main(["--stack", "prod", "--out", str(out)]) == 1
+    assert co.main(["--stack", "prod", "--consumer", "web", "--out", str(out)]) == 1
     printed = capsys.readouterr()
-    assert "qstash_next_signing_key" in printed.err
+    assert "unknown consumer 'web'" in printed.err
     assert not any(value in printed.out + printed.err for value in SECRET_VALUES)
     assert not out.exists()
+
+
+def test_cli_without_consumer_lists_them_and_exits_non_zero(
+    fake_pulumi: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert co.main(["--stack", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert "make outputs STACK=prod CONSUMER=<name>" in err
+    assert "ai, app, data-pipeline" in err
+    assert not (fake_pulumi / "argv.json").exists()
 
 
 def test_cli_reports_a_pulumi_failure(
@@ -260,7 +280,7 @@ def test_cli_reports_a_pulumi_failure(
 ) -> None:
     set_fake(fake_pulumi, {}, exit_code=255)
     out = tmp_path / "nope.env"
-    assert co.main(["--stack", "nope", "--out", str(out)]) == 1
+    assert co.main(["--stack", "nope", "--consumer", "app", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "exit 255" in err and "no stack named" in err
     assert not out.exists()
@@ -268,11 +288,11 @@ def test_cli_reports_a_pulumi_failure(
 
 def test_cli_without_pulumi_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert co.main(["--stack", "prod", "--out", str(tmp_path / "x.env")]) == 1
+    assert co.main(["--stack", "prod", "--consumer", "app", "--out", str(tmp_path / "x.env")]) == 1
 
 
 def test_cli_rejects_a_flag_as_stack_name(fake_pulumi: Path, tmp_path: Path) -> None:
-    assert co.main(["--stack=--show-secrets", "--out", str(tmp_path / "x.env")]) == 1
+    assert co.main(["--stack=--show-secrets", "--consumer", "app", "--out", str(tmp_path / "x.env")]) == 1
     assert not (fake_pulumi / "argv.json").exists()
 
 
@@ -281,16 +301,16 @@ def test_cli_refuses_a_tracked_location_in_the_repo(
     fake_pulumi: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = ROOT / "docs" / "consumer-outputs-leak-test.json"
-    assert co.main(["--stack", "prod", "--format", "json", "--out", str(out)]) == 1
+    assert co.main(["--stack", "prod", "--consumer", "app", "--format", "json", "--out", str(out)]) == 1
     assert "not git-ignored" in capsys.readouterr().err
     assert not out.exists()
 
 
 def test_default_paths_are_git_ignored() -> None:
-    assert co.default_path("prod", "dotenv") == ROOT / "outputs" / "prod.env"
-    assert co.default_path("dev", "json") == ROOT / "outputs" / "dev.json"
+    assert co.default_path("prod", "app", "dotenv") == ROOT / "outputs" / "prod-app.env"
+    assert co.default_path("dev", "ai", "json") == ROOT / "outputs" / "dev-ai.json"
     if GIT_WORK_TREE:
-        for path in (co.default_path("prod", "dotenv"), co.default_path("dev", "json")):
+        for path in (co.default_path("prod", "app", "dotenv"), co.default_path("dev", "ai", "json")):
             check = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT, check=False)
             assert check.returncode == 0, f"{path} is not git-ignored"
 
@@ -298,7 +318,7 @@ def test_default_paths_are_git_ignored() -> None:
 def test_cli_as_a_script(fake_pulumi: Path, tmp_path: Path) -> None:
     out = tmp_path / "prod.env"
     result = subprocess.run(
-        [sys.executable, "-m", "tools.outputs", "--stack", "prod", "--out", str(out)],
+        [sys.executable, "-m", "tools.outputs", "--stack", "prod", "--consumer", "app", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -87,6 +87,7 @@ def test_pack_has_the_issues_policies_with_their_levels() -> None:
         "clickhouse-ip-access-valid": "mandatory",
         "redis-tls-required": "mandatory",
         "redis-eviction-enabled": "advisory",
+        "redis-state-no-eviction": "mandatory",
         "redis-budget-cap": "advisory",
         "data-stores-protected": "mandatory",
         "required-tags": "mandatory",
@@ -140,6 +141,7 @@ def test_prod_without_protect_is_blocked() -> None:
     found = findings("prod", {"protect": False})
     assert sorted((f.policy, f.resource) for f in found) == [
         ("data-stores-protected", "cache-redis"),
+        ("data-stores-protected", "pipeline-state-redis"),
         ("data-stores-protected", "warehouse-service"),
     ]
 

@@ -19,17 +19,25 @@ def test_resource_set(stack: str) -> None:
             "pulumi:providers:clickhouse": 1,
             "pulumi:providers:upstash": 1,
             "salla:analytics:DataWarehouse": 1,
+            "salla:analytics:WarehouseAccess": 1,
             "salla:analytics:ServerlessCache": 1,
+            "salla:analytics:PipelineState": 1,
             "salla:analytics:AsyncMessaging": 1,
             SERVICE: 1,
-            REDIS: 1,
+            REDIS: 2,
             "upstash:index/qStashTopicV2:QStashTopicV2": 2,
+            "pulumi-python:dynamic/clickhouse:Database": 1,
+            "pulumi-python:dynamic/clickhouse:Role": 2,
+            "pulumi-python:dynamic/clickhouse:Grant": 2,
+            "pulumi-python:dynamic/clickhouse:User": 3,
+            "random:index/randomPassword:RandomPassword": 3,
         }
     )
     names = {r.name for r in run.resources}
     assert {
         "warehouse-service",
         "cache-redis",
+        "pipeline-state-redis",
         f"messaging-cdc-{stack}",
         f"messaging-notifications-{stack}",
     } <= names
@@ -37,7 +45,11 @@ def test_resource_set(stack: str) -> None:
 
 def test_protect_per_stack(dev: ProgramRun, prod: ProgramRun) -> None:
     assert not [r.urn for r in dev.resources if r.protect]
-    assert sorted(r.type for r in prod.resources if r.protect) == sorted([SERVICE, REDIS])
+    assert sorted(r.name for r in prod.resources if r.protect) == [
+        "cache-redis",
+        "pipeline-state-redis",
+        "warehouse-service",
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -51,18 +63,23 @@ def test_outputs_contract(stack: str) -> None:
 def test_contract_names_match_the_issue() -> None:
     assert {n for n, s in OUTPUTS.items() if s} == {
         "clickhouse_connection_string",
+        "clickhouse_etl_connection_string",
         "redis_url",
         "redis_token",
         "redis_read_only_token",
+        "pipeline_redis_url",
+        "pipeline_redis_token",
         "qstash_token",
         "qstash_current_signing_key",
         "qstash_next_signing_key",
+        "consumer_env",
     }
     assert {n for n, s in OUTPUTS.items() if not s} == {
         "clickhouse_host",
         "clickhouse_https_port",
         "clickhouse_service_id",
         "redis_rest_url",
+        "pipeline_redis_rest_url",
         "qstash_topics",
     }
 
@@ -71,8 +88,9 @@ def test_contract_names_match_the_issue() -> None:
 def test_no_secret_leaks_into_plain_outputs_or_inputs(stack: str) -> None:
     run = run_ok(stack)
     secrets = list(PLACEHOLDER_SECRETS.values())
-    redis_state = run.one(REDIS).state
-    secrets += [redis_state["password"], redis_state["restToken"], redis_state["readOnlyRestToken"]]
+    for redis in run.of_type(REDIS):
+        secrets += [redis.state["password"], redis.state["restToken"], redis.state["readOnlyRestToken"]]
+    secrets += [r.state["result"] for r in run.of_type("random:index/randomPassword:RandomPassword")]
     for name, value in run.outputs.items():
         if name not in run.secret_outputs:
             assert not any(s in str(value) for s in secrets), name

@@ -313,7 +313,7 @@ def test_credentials_in_stack_config_are_not_read() -> None:
 
 def test_valid_overrides_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
     run = run_ok("prod", _with("cache", "prod", readRegions=["eu-central-1", "ap-southeast-1"]))
-    assert run.one(REDIS).inputs["readRegions"] == ["eu-central-1", "ap-southeast-1"]
+    assert run.named("cache-redis").inputs["readRegions"] == ["eu-central-1", "ap-southeast-1"]
     assert run.one(SERVICE).protect
 
 

@@ -28,6 +28,7 @@ UPSTASH_PROVIDER = "pulumi:providers:upstash"
 S3_BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 MOCK_ACCOUNT = "000000000000"
 
 
@@ -122,7 +123,15 @@ def _topic(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return inputs.get("name", name), {**inputs, "createdAt": 1, "updatedAt": 1}
 
 
+def _random_password(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # Deterministic per name and keepers (a new `rotation` gives a new password), meets the rules.
+    seed = _fake_hex(name, str(sorted((inputs.get("keepers") or {}).items())), length=24)
+    result = ("Pw-" + seed + "Aa1")[: int(inputs.get("length", 32))]
+    return "none", {**inputs, "result": result, "bcryptHash": "$2a$10$" + seed}
+
+
 RESPONSES = {
+    RANDOM_PASSWORD: _random_password,
     SERVICE: _service,
     REDIS: _redis,
     TOPIC: _topic,

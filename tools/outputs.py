@@ -1,28 +1,20 @@
-"""Turn a stack's outputs contract into the environment variables the consumer services read.
+"""`make outputs STACK=<stack> CONSUMER=<name>`: one consumer's environment variables, in a 0600 file.
 
-    python -m tools.outputs --stack prod --format dotenv        # -> outputs/prod.env
-    python -m tools.outputs --stack dev --format json --out /secure/dev.json
+    python -m tools.outputs --stack prod --consumer app                 # -> outputs/prod-app.env
+    python -m tools.outputs --stack dev --consumer data-pipeline --format json --out /secure/dp.json
 
-The values come from `pulumi stack output --json --show-secrets` (run without a shell, from the
-repository root so Pulumi.yaml's backend applies). The file is written atomically with mode
-0600; nothing but its path and the variable names is ever printed. `outputs/` and `*.env` are
-git-ignored, and a path inside this work tree that git does not ignore is refused.
-
-Variable names (one per contract output, no aliases):
-
-- ClickHouse: CLICKHOUSE_URL (the full https connection string, with credentials),
-  CLICKHOUSE_HOST, CLICKHOUSE_HTTPS_PORT, CLICKHOUSE_SERVICE_ID.
-- Redis: REDIS_URL (rediss:// for TCP clients). The REST endpoint and tokens use the names
-  Upstash documents and `Redis.fromEnv()` of @upstash/redis reads: UPSTASH_REDIS_REST_URL and
-  UPSTASH_REDIS_REST_TOKEN; the read-only token follows the same family:
-  UPSTASH_REDIS_REST_READ_ONLY_TOKEN.
-- QStash: QSTASH_TOKEN, QSTASH_CURRENT_SIGNING_KEY, QSTASH_NEXT_SIGNING_KEY (the names the
-  @upstash/qstash client and Receiver examples use) and QSTASH_TOPICS (topic names,
-  comma-separated).
+Least privilege: a consumer gets exactly the variables its access allows, as the stack's secret
+`consumer_env` output holds them (stack/contract.py decides who gets what). Without --consumer
+the command lists the stack's consumers (from Pulumi.<stack>.yaml) and exits 2; an unknown
+consumer is an error. The values come from `pulumi stack output --json --show-secrets` (run
+without a shell, from the repository root so Pulumi.yaml's backend applies). The file is written
+atomically with mode 0600; nothing but its path and the variable names is ever printed.
+`outputs/` and `*.env` are git-ignored, and a path inside this work tree that git does not
+ignore is refused.
 
 dotenv dialect: every value is double-quoted; backslash, double quote, `$` and backtick are
 backslash-escaped and CR/LF are written as \\r/\\n. A file written this way can be sourced by
-bash (`set -a; . outputs/prod.env`) without any expansion or command substitution, and dotenv
+bash (`set -a; . outputs/prod-app.env`) without any expansion or command substitution, and dotenv
 parsers read it unchanged for the characters these values actually contain (URLs with
 percent-encoded credentials, tokens, host names). Parsers disagree on escapes, so a value that
 ever needs one should be read from the json format instead.
@@ -42,30 +34,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal, get_args
 
-from stack.contract import OUTPUTS
+import yaml
 
 ROOT: Final = Path(__file__).resolve().parent.parent
+PROJECT: Final = "salla-analytics-infra"
 DEFAULT_DIR: Final = ROOT / "outputs"
 
 Format = Literal["dotenv", "json"]
 FORMATS: Final[tuple[str, ...]] = get_args(Format)
 EXTENSIONS: Final[dict[str, str]] = {"dotenv": "env", "json": "json"}
-
-# contract output name -> environment variable name
-ENV_VARS: Final[dict[str, str]] = {
-    "clickhouse_connection_string": "CLICKHOUSE_URL",
-    "clickhouse_host": "CLICKHOUSE_HOST",
-    "clickhouse_https_port": "CLICKHOUSE_HTTPS_PORT",
-    "clickhouse_service_id": "CLICKHOUSE_SERVICE_ID",
-    "redis_url": "REDIS_URL",
-    "redis_rest_url": "UPSTASH_REDIS_REST_URL",
-    "redis_token": "UPSTASH_REDIS_REST_TOKEN",
-    "redis_read_only_token": "UPSTASH_REDIS_REST_READ_ONLY_TOKEN",
-    "qstash_token": "QSTASH_TOKEN",
-    "qstash_current_signing_key": "QSTASH_CURRENT_SIGNING_KEY",
-    "qstash_next_signing_key": "QSTASH_NEXT_SIGNING_KEY",
-    "qstash_topics": "QSTASH_TOPICS",
-}
 
 ENV_NAME: Final = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 STACK_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+){0,2}$")
@@ -78,40 +55,41 @@ class OutputsError(Exception):
     """A problem with the stack's outputs or the destination; the message holds no value."""
 
 
-def _as_text(name: str, value: object) -> str:
-    """One output as an environment variable string (problems name the output, never the value)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        items = [str(item) for item in value if isinstance(item, str | int)]
-        if len(items) != len(value) or any("," in item for item in items):
-            raise OutputsError(f"output {name!r} must be a list of names without commas")
-        return ",".join(items)
-    raise OutputsError(f"output {name!r} has an unexpected type ({type(value).__name__})")
+def consumer_values(outputs: Mapping[str, object], consumer: str) -> dict[str, str]:
+    """The consumer's variables from the stack's `consumer_env` output (problems never show a value)."""
+    envs = outputs.get("consumer_env")
+    if envs is None:
+        raise OutputsError(
+            "the stack has no consumer_env output (run `pulumi up` for the stack; see stack/contract.py)"
+        )
+    if envs == SECRET_PLACEHOLDER:
+        raise OutputsError("secret output consumer_env came back masked (was --show-secrets ignored?)")
+    if not isinstance(envs, dict):
+        raise OutputsError("output consumer_env is not a map of consumers")
+    if consumer not in envs:
+        known = ", ".join(sorted(envs)) or "(none)"
+        raise OutputsError(f"unknown consumer {consumer!r}; the stack's consumers: {known}")
+    values = envs[consumer]
+    if not isinstance(values, dict):
+        raise OutputsError(f"consumer_env[{consumer!r}] is not a map of variables")
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if value == SECRET_PLACEHOLDER:
+            raise OutputsError(f"{name} came back masked (was --show-secrets ignored?)")
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise OutputsError(f"{name} has an unexpected type ({type(value).__name__})")
+        out[str(name)] = str(value)
+    return out
 
 
-def env_values(outputs: Mapping[str, object]) -> dict[str, str]:
-    """Map stack outputs to environment variables; every contract output must be present."""
-    unmapped = sorted(set(OUTPUTS) - set(ENV_VARS))
-    if unmapped:
-        raise OutputsError("contract outputs without an environment variable: " + ", ".join(unmapped))
-    missing = sorted(name for name in ENV_VARS if outputs.get(name) is None)
-    if missing:
-        raise OutputsError(
-            "the stack is missing contract outputs: "
-            + ", ".join(missing)
-            + " (run `pulumi up` for the stack, or see the outputs contract in contract.py)"
-        )
-    hidden = sorted(name for name in ENV_VARS if outputs[name] == SECRET_PLACEHOLDER)
-    if hidden:
-        raise OutputsError(
-            "secret outputs came back masked (was --show-secrets ignored?): " + ", ".join(hidden)
-        )
-    return {env: _as_text(name, outputs[name]) for name, env in ENV_VARS.items()}
+def declared_consumers(stack: str) -> list[str]:
+    """The consumers Pulumi.<stack>.yaml declares (no Pulumi CLI needed)."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not STACK_NAME.match(stack) or not path.exists():
+        return []
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    consumers = config.get(f"{PROJECT}:consumers") or {}
+    return sorted(consumers) if isinstance(consumers, dict) else []
 
 
 def _dotenv_quote(value: str) -> str:
@@ -159,8 +137,8 @@ def read_stack_outputs(stack: str) -> dict[str, object]:
     return {str(k): v for k, v in parsed.items()}
 
 
-def default_path(stack: str, fmt: Format) -> Path:
-    return DEFAULT_DIR / f"{stack.replace('/', '-')}.{EXTENSIONS[fmt]}"
+def default_path(stack: str, consumer: str, fmt: Format) -> Path:
+    return DEFAULT_DIR / f"{stack.replace('/', '-')}-{consumer}.{EXTENSIONS[fmt]}"
 
 
 def _refuse_tracked_location(path: Path) -> None:
@@ -217,9 +195,10 @@ def write_private(path: Path, content: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make outputs",
-        description="Write a stack's outputs contract as consumer environment variables (mode 0600).",
+        description="Write one consumer's environment variables from a stack's outputs (mode 0600).",
     )
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
+    parser.add_argument("--consumer", help="the consumer whose variables to write, e.g. app")
     parser.add_argument("--format", choices=FORMATS, default="dotenv", help="file format (default dotenv)")
     parser.add_argument("--out", type=Path, help="destination (default outputs/<stack>.env or .json)")
     return parser
@@ -229,15 +208,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     stack: str = args.stack
     fmt: Format = "json" if args.format == "json" else "dotenv"
-    out: Path = args.out if args.out is not None else default_path(stack, fmt)
+    if not args.consumer:
+        known = declared_consumers(stack)
+        print(
+            f"choose a consumer: make outputs STACK={stack} CONSUMER=<name>; "
+            f"consumers of stack {stack!r}: {', '.join(known) or '(none found in its stack file)'}",
+            file=sys.stderr,
+        )
+        return 2
+    consumer: str = args.consumer
+    out: Path = args.out if args.out is not None else default_path(stack, consumer, fmt)
     try:
         _refuse_tracked_location(out)
-        values = env_values(read_stack_outputs(stack))
+        values = consumer_values(read_stack_outputs(stack), consumer)
         write_private(out, render(values, fmt))
     except (OutputsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {out} (mode 0600, {fmt}) for stack {stack}: {', '.join(values)}")
+    print(f"wrote {out} (mode 0600, {fmt}) for consumer {consumer} of stack {stack}: {', '.join(values)}")
     return 0
 
 

@@ -9,7 +9,13 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from .types import REDIS_DATABASE, Report
+from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE, Report
+
+
+def is_pipeline_state(urn: str) -> bool:
+    """Whether the database is declared inside a PipelineState component (its URN's type chain)."""
+    parts = urn.split("::")
+    return len(parts) > 2 and PIPELINE_STATE_COMPONENT + "$" in parts[2]
 
 
 def validate_tls(args: ResourceValidationArgs, report: Report) -> None:
@@ -18,8 +24,20 @@ def validate_tls(args: ResourceValidationArgs, report: Report) -> None:
 
 
 def validate_eviction(args: ResourceValidationArgs, report: Report) -> None:
-    if args.resource_type == REDIS_DATABASE and args.props.get("eviction") is not True:
+    if args.resource_type != REDIS_DATABASE or is_pipeline_state(args.urn):
+        return
+    if args.props.get("eviction") is not True:
         report("Redis cache should evict keys when full instead of failing writes (eviction: true).")
+
+
+def validate_state_no_eviction(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type != REDIS_DATABASE or not is_pipeline_state(args.urn):
+        return
+    if args.props.get("eviction") is not False:
+        report(
+            "Pipeline-state Redis must not evict (eviction: false): Upstash eviction also drops keys "
+            "without a TTL, i.e. CDC cursors and dedup keys."
+        )
 
 
 def validate_budget(args: ResourceValidationArgs, report: Report) -> None:
@@ -40,9 +58,16 @@ tls_required = ResourceValidationPolicy(
     validate=validate_tls,
 )
 
+state_no_eviction = ResourceValidationPolicy(
+    name="redis-state-no-eviction",
+    description="The pipeline-state Redis database never evicts keys.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate_state_no_eviction,
+)
+
 eviction_enabled = ResourceValidationPolicy(
     name="redis-eviction-enabled",
-    description="Caches evict rather than fail writes when full.",
+    description="Caches (not the pipeline-state database) evict rather than fail writes when full.",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=validate_eviction,
 )

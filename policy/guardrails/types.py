@@ -7,6 +7,8 @@ Report = Callable[..., None]
 
 CLICKHOUSE_SERVICE = "clickhouse:index/service:Service"
 REDIS_DATABASE = "upstash:index/redisDatabase:RedisDatabase"
+# A Redis database declared inside this component holds pipeline state (cursors, dedup keys).
+PIPELINE_STATE_COMPONENT = "salla:analytics:PipelineState"
 QSTASH_TOPIC_V2 = "upstash:index/qStashTopicV2:QStashTopicV2"
 # QStash v1 resources call an API Upstash removed.
 QSTASH_V1 = frozenset(
