@@ -8,9 +8,11 @@ from typing import Any
 from tools import harness
 
 
-def run_ok(stack: str, overrides: dict[str, Any] | None = None) -> harness.ProgramRun:
+def run_ok(
+    stack: str, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> harness.ProgramRun:
     """Run the program; fail the test with the config report if it was rejected."""
-    run = harness.run_program(stack, overrides)
+    run = harness.run_program(stack, overrides, env=env)
     assert run.error is None, run.error
     return run
 

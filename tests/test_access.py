@@ -1,0 +1,159 @@
+"""Least privilege under the mocks: a SQL user per consumer, pipeline state, Vercel delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from tests.helpers import config_error, run_ok, stack_value
+from tools.harness import REDIS, ProgramRun
+
+USER = "pulumi-python:dynamic/clickhouse:User"
+ROLE = "pulumi-python:dynamic/clickhouse:Role"
+GRANT = "pulumi-python:dynamic/clickhouse:Grant"
+DATABASE = "pulumi-python:dynamic/clickhouse:Database"
+VERCEL = "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables"
+
+
+def _plain(value: Any) -> Any:
+    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_one_user_per_consumer_with_its_role(stack: str) -> None:
+    run = run_ok(stack)
+    users = {_plain(u.inputs["name"]): _plain(u.inputs["default_role"]) for u in run.of_type(USER)}
+    assert users == {"app": "analytics_read", "data_pipeline": "analytics_write", "ai": "analytics_read"}
+    for user in run.of_type(USER):
+        assert {"password_sha256_hex", "connection"} <= user.secret_inputs
+        assert user.delete_before_replace
+    roles = {_plain(r.inputs["name"]): r.inputs.get("readonly") for r in run.of_type(ROLE)}
+    assert roles == {"analytics_read": 2, "analytics_write": None}
+    grants = {_plain(g.inputs["role"]): _plain(g.inputs["privileges"]) for g in run.of_type(GRANT)}
+    assert grants == {
+        "analytics_read": ["SELECT"],
+        "analytics_write": ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"],
+    }
+    database = run.one(DATABASE)
+    assert database.retain_on_delete and "connection" in database.secret_inputs
+
+
+def test_a_consumer_without_clickhouse_gets_no_user() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["ai"]["clickhouse"] = "none"
+    run = run_ok("dev", {"consumers": consumers})
+    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == ["app", "data_pipeline"]
+    assert (
+        "ai" not in run.outputs["consumer_env"] or "CLICKHOUSE_URL" not in run.outputs["consumer_env"]["ai"]
+    )
+
+
+def test_rotation_changes_only_that_consumers_password() -> None:
+    consumers = stack_value("dev", "consumers")
+    before = run_ok("dev").outputs["consumer_env"]
+    consumers["app"]["rotation"] = 2
+    after = run_ok("dev", {"consumers": consumers}).outputs["consumer_env"]
+    assert after["app"]["CLICKHOUSE_URL"] != before["app"]["CLICKHOUSE_URL"]
+    assert after["ai"]["CLICKHOUSE_URL"] == before["ai"]["CLICKHOUSE_URL"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_consumer_env_holds_exactly_what_access_allows(stack: str) -> None:
+    run = run_ok(stack)
+    assert "consumer_env" in run.secret_outputs
+    envs = run.outputs["consumer_env"]
+    clickhouse = {"CLICKHOUSE_URL", "CLICKHOUSE_HOST", "CLICKHOUSE_HTTPS_PORT", "CLICKHOUSE_DATABASE"}
+    redis = {"REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"}
+    qstash = {"QSTASH_TOKEN", "QSTASH_TOPICS", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"}
+    assert set(envs["app"]) == clickhouse | redis | qstash
+    assert set(envs["data-pipeline"]) == clickhouse | redis | qstash
+    assert set(envs["ai"]) == clickhouse
+    assert envs["app"]["REDIS_URL"] == run.outputs["redis_url"]
+    assert envs["data-pipeline"]["REDIS_URL"] == run.outputs["pipeline_redis_url"]
+
+
+def test_publish_only_gets_no_signing_keys() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["ai"]["qstash"] = ["publish"]
+    env = run_ok("dev", {"consumers": consumers}).outputs["consumer_env"]["ai"]
+    assert {"QSTASH_TOKEN", "QSTASH_TOPICS"} <= set(env)
+    assert not {"QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"} & set(env)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pipeline_state_never_evicts(stack: str) -> None:
+    run = run_ok(stack)
+    state = run.named("pipeline-state-redis")
+    assert state.type == REDIS
+    i = state.inputs
+    assert (i["databaseName"], i["eviction"], i["tls"]) == (f"salla-pipeline-{stack}", False, True)
+    assert state.protect is (stack == "prod")
+
+
+def test_eviction_is_not_a_setting_of_pipeline_state() -> None:
+    state = stack_value("dev", "pipelineState")
+    state["eviction"] = True
+    report = config_error("dev", {"pipelineState": state})
+    assert (
+        "salla-analytics-infra:pipelineState.eviction = true: is not a known key of pipelineState" in report
+    )
+
+
+def test_consumers_are_validated_all_at_once() -> None:
+    report = config_error(
+        "dev",
+        {
+            "consumers": {
+                "App_1": {"clickhouse": "read"},
+                "web": {"clickhouse": "admin", "redis": "session", "qstash": ["publish", "publish"]},
+            }
+        },
+    )
+    assert 'consumers.web.clickhouse = "admin": must be one of read, write, none' in report
+    assert 'consumers.web.redis = "session": must be one of cache, pipeline, none' in report
+    assert 'consumers.web.qstash[1] = "publish": is listed twice' in report
+    assert "Traceback" not in report
+
+
+def test_consumers_are_required() -> None:
+    report = config_error("dev", {"consumers": {}})
+    assert "salla-analytics-infra:consumers = {}: must declare at least one consumer" in report
+
+
+def _with_vercel() -> dict[str, Any]:
+    consumers = stack_value("prod", "consumers")
+    consumers["app"]["vercel"] = {
+        "projectId": "prj_app123",
+        "teamId": "team_salla",
+        "targets": ["production"],
+    }
+    return {"consumers": consumers}
+
+
+def test_vercel_block_writes_secret_sensitive_variables(prod: ProgramRun) -> None:
+    assert not prod.of_type(VERCEL) and not prod.of_type("pulumi:providers:vercel")
+    run = run_ok("prod", _with_vercel())
+    resource = run.one(VERCEL)
+    assert (resource.inputs["projectId"], resource.inputs["teamId"]) == ("prj_app123", "team_salla")
+    provider = run.one("pulumi:providers:vercel")
+    assert set(provider.inputs) <= {"version"}  # VERCEL_API_TOKEN comes from the environment
+    assert resource.provider.startswith(provider.urn + "::")
+    assert "variables" in resource.secret_inputs  # the whole list is secret ...
+    env = run.outputs["consumer_env"]["app"]
+    wire = resource.wire_inputs["variables"]  # ... and so is each value, as the engine gets it
+    assert sorted(v["key"] for v in wire) == sorted(env)
+    for variable in wire:
+        assert rpc.is_rpc_secret(variable["value"]), variable["key"]
+        assert variable["sensitive"] is True and variable["targets"] == ["production"]
+        assert variable["value"]["value"] == env[variable["key"]]
+
+
+def test_vercel_needs_its_token_only_when_used() -> None:
+    run = run_ok("prod", env={"VERCEL_API_TOKEN": ""})  # no vercel block: not needed
+    assert run.error is None
+    from tools.harness import run_program
+
+    failed = run_program("prod", _with_vercel(), env={"VERCEL_API_TOKEN": ""})
+    assert failed.error is not None and "VERCEL_API_TOKEN (environment variable) = (not set)" in failed.error
