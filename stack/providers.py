@@ -1,8 +1,8 @@
 """Explicit provider instances (no hidden default providers), with no credential inputs.
 
 Each provider reads its credentials from the environment itself (CLICKHOUSE_ORG_ID,
-CLICKHOUSE_TOKEN_KEY, CLICKHOUSE_TOKEN_SECRET; UPSTASH_EMAIL, UPSTASH_API_KEY; VERCEL_API_TOKEN), so no credential
-is stored in the state, and a rotated key takes effect on the next run, refresh and destroy
+CLICKHOUSE_TOKEN_KEY, CLICKHOUSE_TOKEN_SECRET; UPSTASH_EMAIL, UPSTASH_API_KEY; VERCEL_API_TOKEN),
+so no credential is stored in the state, and a rotated key takes effect on the next run, refresh and destroy
 included. settings.credentials checks the variables are set before any resource is declared.
 """
 

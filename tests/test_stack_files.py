@@ -54,4 +54,5 @@ def test_prod_never_opens_ingress_and_meets_rpo() -> None:
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
 def test_stacks_use_the_kms_secrets_provider(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
-    assert data["secretsprovider"] == "awskms://alias/salla-analytics-pulumi?region=us-east-1"
+    stack = path.name.split(".")[1]
+    assert data["secretsprovider"] == f"awskms://alias/salla-analytics-pulumi-{stack}?region=us-east-1"

@@ -11,7 +11,7 @@ from policy.guardrails.network import is_open
 from settings.models import cidr_problem
 from tests.helpers import config_error, run_ok, stack_value
 from tools import harness
-from tools.harness import DELETE, REDIS, SERVICE
+from tools.harness import DELETE, SERVICE
 
 P = "salla-analytics-infra:"
 

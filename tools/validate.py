@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     mode = " (preview: computed values unknown)" if args.preview else ""
     print(
-        f"Pre-flight guardrail check (offline, mocked providers) - stack '{args.stack}', pack {PACK_NAME}{mode}"
+        "Pre-flight guardrail check (offline, mocked providers) - "
+        f"stack '{args.stack}', pack {PACK_NAME}{mode}"
     )
     try:
         settings = resolve(POLICIES, load_policy_config(args.stack, args.policy_config))

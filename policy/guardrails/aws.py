@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -116,7 +116,7 @@ def _key_refs(key: PolicyResource) -> set[str]:
     return {str(key.props[k]) for k in ("arn", "keyId", "id") if key.props.get(k)}
 
 
-def _find_key(resources: Iterable[PolicyResource], ref: Any) -> PolicyResource | None:
+def _find_key(resources: Sequence[PolicyResource], ref: Any) -> PolicyResource | None:
     """The KMS key of this stack named by `ref` (key ARN or id, or an alias name or ARN)."""
     if not ref:
         return None
@@ -228,7 +228,12 @@ state_bucket_hardened = StackValidationPolicy(
         properties={
             "bucketNames": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_STATE_BUCKETS},
             # Stacks whose KMS alias <stackKeyAliasPrefix><stack> must exist next to the bucket.
-            "stacks": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_STACKS},
+            "stacks": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
+                "uniqueItems": True,
+                "default": DEFAULT_STACKS,
+            },
             "stackKeyAliasPrefix": {"type": "string", "default": DEFAULT_STACK_KEY_ALIAS_PREFIX},
         }
     ),

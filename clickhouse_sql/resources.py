@@ -1,0 +1,144 @@
+"""The Pulumi resources: Database, Role, Grant, User (engine types `pulumi-python:dynamic/clickhouse:<Name>`).
+
+Literal inputs are validated here, at construction (a ValueError names the bad value, never a
+password hash); values that are Outputs are validated by the provider's `check` in preview.
+`connection` (it carries the admin password) and the password hashes are always secret, both as
+inputs and as outputs (`additional_secret_outputs`, merged with the caller's options).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from clickhouse_sql import statements
+from clickhouse_sql.client import Connection
+from clickhouse_sql.provider import DatabaseProvider, GrantProvider, RoleProvider, UserProvider
+
+CONNECTION_SECRETS = ["connection"]
+USER_SECRETS = ["connection", "password_sha256_hex", "previous_password_sha256_hex"]
+
+
+def _literal(value: Any, validate: Callable[[Any], Any]) -> Any:
+    """Validate (and normalise) a value given directly; Outputs and awaitables are left to `check`."""
+    if isinstance(value, str | int | float):
+        return validate(value)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return validate(value)
+    return value
+
+
+def _options(
+    opts: pulumi.ResourceOptions | None, secret_outputs: Sequence[str], **forced: Any
+) -> pulumi.ResourceOptions:
+    """The caller's options with ours merged over them (lists are concatenated, our flags win)."""
+    ours = pulumi.ResourceOptions(additional_secret_outputs=list(secret_outputs), **forced)
+    return pulumi.ResourceOptions.merge(opts, ours)
+
+
+class Database(pulumi.dynamic.Resource, module="clickhouse", name="Database"):
+    """`CREATE DATABASE IF NOT EXISTS`; never dropped (retain_on_delete, and delete runs no SQL)."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": _literal(name, lambda v: statements.identifier(v, "database name")),
+            "connection": pulumi.Output.secret(connection),
+        }
+        options = _options(opts, CONNECTION_SECRETS, retain_on_delete=True)
+        super().__init__(DatabaseProvider(), resource_name, props, options)
+
+
+class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
+    """A role; with `readonly`, also the profile `<role>_profile` (`readonly = n CONST TO <role>`)."""
+
+    name: pulumi.Output[str]
+    readonly: pulumi.Output[int | None]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        readonly: pulumi.Input[int] | None = None,
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": _literal(name, lambda v: statements.identifier(v, "role name")),
+            "readonly": _literal(readonly, statements.readonly_level) if readonly is not None else None,
+            "connection": pulumi.Output.secret(connection),
+        }
+        super().__init__(RoleProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
+
+
+class Grant(pulumi.dynamic.Resource, module="clickhouse", name="Grant"):
+    """`GRANT <privileges> ON <database>.* TO <role>`, privileges from statements.ALLOWED_PRIVILEGES only."""
+
+    role: pulumi.Output[str]
+    database: pulumi.Output[str]
+    privileges: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        role: pulumi.Input[str],
+        database: pulumi.Input[str],
+        privileges: pulumi.Input[Sequence[str]],
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "role": _literal(role, lambda v: statements.identifier(v, "role name")),
+            "database": _literal(database, lambda v: statements.identifier(v, "database name")),
+            "privileges": _literal(privileges, statements.privileges),
+            "connection": pulumi.Output.secret(connection),
+        }
+        super().__init__(GrantProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
+
+
+class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
+    """A user with a hex SHA-256 password hash and a default role.
+
+    Changing `password_sha256_hex` rotates in two steps (see provider.UserProvider): the first
+    `pulumi up` adds the new password next to the old one (`previous_password_sha256_hex` holds
+    the old hash), the next `pulumi up` retires the old one. A new `name` replaces the user,
+    deleting the old one first.
+    """
+
+    name: pulumi.Output[str]
+    default_role: pulumi.Output[str]
+    password_sha256_hex: pulumi.Output[str]
+    previous_password_sha256_hex: pulumi.Output[str | None]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        password_sha256_hex: pulumi.Input[str],
+        default_role: pulumi.Input[str],
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": _literal(name, lambda v: statements.identifier(v, "user name")),
+            "password_sha256_hex": pulumi.Output.secret(_literal(password_sha256_hex, statements.sha256_hex)),
+            "default_role": _literal(default_role, lambda v: statements.identifier(v, "default_role")),
+            "connection": pulumi.Output.secret(connection),
+            "previous_password_sha256_hex": None,
+        }
+        options = _options(opts, USER_SECRETS, delete_before_replace=True)
+        super().__init__(UserProvider(), resource_name, props, options)

@@ -1,0 +1,235 @@
+"""The clickhouse_sql resources as the engine sees them, under Pulumi mocks: type tokens, secret
+inputs, resource options and the serialized provider each registration carries."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dill  # type: ignore[import-untyped]
+import pulumi
+import pytest
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc, settings
+
+from clickhouse_sql import Connection, Database, Grant, Role, User
+from clickhouse_sql.provider import DatabaseProvider, GrantProvider, RoleProvider, UserProvider
+
+ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
+HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
+APP_HEX = hashlib.sha256(b"app-password-one").hexdigest()
+PIPELINE_HEX = hashlib.sha256(b"pipeline-password").hexdigest()
+AI_HEX = hashlib.sha256(b"ai-password").hexdigest()
+SECRETS = [ADMIN_PASSWORD, APP_HEX, PIPELINE_HEX, AI_HEX]
+
+# pulumi.runtime.test is untyped; this is the same decorator with a type.
+runtime_test: Callable[[Callable[[], Any]], Callable[[], None]] = pulumi.runtime.test
+
+
+class EchoMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, keeping every RegisterResource request (its options included)."""
+
+    def __init__(self, platform: pulumi.runtime.Mocks) -> None:
+        super().__init__(platform)
+        self.requests: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        if request.type != "pulumi:pulumi:Stack":
+            self.requests[request.name] = request
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
+def wire(request: Any) -> dict[str, Any]:
+    as_dict: dict[str, Any] = json_format.MessageToDict(request.object)
+    return as_dict
+
+
+def secret_inputs(request: Any) -> set[str]:
+    return {
+        key
+        for key, value in wire(request).items()
+        if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+    }
+
+
+@pytest.fixture
+def monitor() -> Iterator[RecordingMonitor]:
+    platform = EchoMocks()
+    recording = RecordingMonitor(platform)
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    mocks.set_mocks(platform, project="salla-analytics-infra", stack="test", preview=False, monitor=recording)
+    yield recording
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+
+
+def admin_connection() -> pulumi.Output[Connection]:
+    """As the components pass it: the admin password is a secret Output."""
+    return pulumi.Output.secret(ADMIN_PASSWORD).apply(
+        lambda password: Connection(host=HOST, port=8443, username="default", password=password)
+    )
+
+
+def declare_stack(database_opts: pulumi.ResourceOptions | None = None) -> None:
+    connection = admin_connection()
+    db = Database("analytics", name="analytics", connection=connection, opts=database_opts)
+    read = Role("analytics_read", name="analytics_read", readonly=2, connection=connection)
+    write = Role("analytics_write", name="analytics_write", connection=connection)
+    Grant("read", role=read.name, database=db.name, privileges=["SELECT"], connection=connection)
+    Grant(
+        "write",
+        role=write.name,
+        database=db.name,
+        privileges=["drop table", "SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE"],
+        connection=connection,
+    )
+    for user, password_hex, role in [
+        ("app", APP_HEX, read),
+        ("data_pipeline", PIPELINE_HEX, write),
+        ("ai", AI_HEX, read),
+    ]:
+        User(user, name=user, password_sha256_hex=password_hex, default_role=role.name, connection=connection)
+
+
+def test_registrations_types_secrets_and_options(monitor: RecordingMonitor) -> None:
+    @runtime_test
+    def program() -> None:
+        declare_stack(pulumi.ResourceOptions(additional_secret_outputs=["name"], retain_on_delete=False))
+
+    program()
+    requests = monitor.requests
+    assert {name: r.type for name, r in requests.items()} == {
+        "analytics": "pulumi-python:dynamic/clickhouse:Database",
+        "analytics_read": "pulumi-python:dynamic/clickhouse:Role",
+        "analytics_write": "pulumi-python:dynamic/clickhouse:Role",
+        "read": "pulumi-python:dynamic/clickhouse:Grant",
+        "write": "pulumi-python:dynamic/clickhouse:Grant",
+        "app": "pulumi-python:dynamic/clickhouse:User",
+        "data_pipeline": "pulumi-python:dynamic/clickhouse:User",
+        "ai": "pulumi-python:dynamic/clickhouse:User",
+    }
+    # Secret inputs: the connection (admin password) everywhere, the hash on users; and the
+    # serialized provider (the SDK's default: always a secret).
+    for name, request in requests.items():
+        expected = {"connection", "__provider"}
+        if request.type.endswith(":User"):
+            expected.add("password_sha256_hex")
+        assert secret_inputs(request) == expected, name
+    # The options: ours merged over the caller's (lists concatenated, our flags win).
+    db = requests["analytics"]
+    assert list(db.additionalSecretOutputs) == ["name", "connection"]
+    assert db.retainOnDelete is True
+    for user in ("app", "data_pipeline", "ai"):
+        assert requests[user].deleteBeforeReplace is True
+        assert list(requests[user].additionalSecretOutputs) == [
+            "connection",
+            "password_sha256_hex",
+            "previous_password_sha256_hex",
+        ]
+    for name in ("analytics_read", "analytics_write", "read", "write"):
+        assert list(requests[name].additionalSecretOutputs) == ["connection"]
+        assert requests[name].deleteBeforeReplace is False and requests[name].retainOnDelete is False
+    # Inputs as the provider will receive them (privileges normalised at construction).
+    write = mocks_inputs(requests["write"])
+    assert write["privileges"] == ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"]
+    assert write["role"] == "analytics_write" and write["database"] == "analytics"
+    assert mocks_inputs(requests["analytics_read"])["readonly"] == 2
+    app = mocks_inputs(requests["app"])
+    assert (app["default_role"], app["password_sha256_hex"]) == ("analytics_read", APP_HEX)
+    assert app["connection"] == {
+        "host": HOST,
+        "port": 8443,
+        "username": "default",
+        "password": ADMIN_PASSWORD,
+    }
+
+
+def mocks_inputs(request: Any) -> dict[str, Any]:
+    return {k: rpc.unwrap_rpc_secret(v) for k, v in rpc.deserialize_properties(request.object).items()}
+
+
+def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: RecordingMonitor) -> None:
+    @runtime_test
+    def program() -> None:
+        declare_stack()
+
+    program()
+    classes = {
+        "Database": DatabaseProvider,
+        "Role": RoleProvider,
+        "Grant": GrantProvider,
+        "User": UserProvider,
+    }
+    for name, request in monitor.requests.items():
+        stored = base64.b64decode(mocks_inputs(request)["__provider"])
+        for secret in SECRETS:
+            assert secret.encode() not in stored, name
+        provider = dill.loads(stored)
+        assert type(provider) is classes[request.type.rsplit(":", 1)[1]]
+        assert vars(provider) == {"_executor_factory": None}
+
+
+def test_user_outputs_include_the_previous_hash_slot(monitor: RecordingMonitor) -> None:
+    @runtime_test
+    def program() -> pulumi.Output[Any]:
+        user = User(
+            "app",
+            name="app",
+            password_sha256_hex=APP_HEX,
+            default_role="analytics_read",
+            connection=admin_connection(),
+        )
+
+        def check(values: list[Any]) -> None:
+            name, default_role, previous = values
+            assert (name, default_role, previous) == ("app", "analytics_read", None)
+
+        return pulumi.Output.all(user.name, user.default_role, user.previous_password_sha256_hex).apply(check)
+
+    program()
+    assert "previous_password_sha256_hex" not in wire(monitor.requests["app"])  # an output only
+
+
+@pytest.mark.parametrize(
+    ("construct", "message"),
+    [
+        (lambda c: Database("d", name="data-pipeline", connection=c), "map hyphens to underscores"),
+        (lambda c: Role("r", name="analytics_read", readonly=3, connection=c), "readonly must be one of"),
+        (
+            lambda c: Grant("g", role="r", database="analytics", privileges=["ALL"], connection=c),
+            "privilege 'ALL' is not allowed",
+        ),
+        (
+            lambda c: Grant("g", role="r", database="analytics", privileges=["SELECT", "*"], connection=c),
+            "never ALL",
+        ),
+        (
+            lambda c: User("u", name="app", password_sha256_hex="not-a-hash", default_role="r", connection=c),
+            "64 lowercase hex",
+        ),
+        (
+            lambda c: User("u", name="App", password_sha256_hex=APP_HEX, default_role="r", connection=c),
+            "not a valid ClickHouse identifier",
+        ),
+    ],
+)
+def test_literal_inputs_are_validated_at_construction(
+    monitor: RecordingMonitor, construct: Callable[[pulumi.Output[Connection]], Any], message: str
+) -> None:
+    @runtime_test
+    def program() -> None:
+        with pytest.raises(ValueError, match=message) as err:
+            construct(admin_connection())
+        assert "not-a-hash" not in str(err.value)
+
+    program()
+    assert monitor.requests == {}
