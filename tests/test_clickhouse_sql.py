@@ -482,18 +482,18 @@ def test_a_moved_endpoint_provisions_everything_on_the_new_service(ch: FakeClick
     moved = {**CONNECTION, "host": "restored.us-east-1.aws.clickhouse.cloud"}
     pending = {**outs(created["app"]), "previous_password_sha256_hex": APP_NEW_HEX}
     cases: list[tuple[SqlProvider, dict[str, Any], dict[str, Any]]] = [
-        (  # noqa: E501
+        (
             DatabaseProvider(ch.factory),
             outs(created["analytics"]),
             {"name": "analytics", "connection": moved},
         ),
         (
-            RoleProvider(ch.factory),  # noqa: E501
+            RoleProvider(ch.factory),
             outs(created["analytics_read"]),
             {"name": "analytics_read", "readonly": 2, "connection": moved},
         ),
         (
-            GrantProvider(ch.factory),  # noqa: E501
+            GrantProvider(ch.factory),
             outs(created["read@analytics"]),
             {**grant_inputs("analytics_read", ["SELECT"]), "connection": moved},
         ),
