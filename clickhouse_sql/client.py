@@ -240,6 +240,10 @@ def clean_error(
     return ClickHouseSQLError(f"{label}: {verb} failed: {text}", None)
 
 
+# What an executor raises when a statement or the connection fails (driver errors wrap transport ones).
+FAILURES = (DriverError, ClickHouseUnreachableError, ConnectionError, TimeoutError)
+
+
 class Session:
     """Statements for one object over one executor; failures become `clean_error`s."""
 
@@ -254,7 +258,7 @@ class Session:
         for sql in statements:
             try:
                 self._executor.command(sql)
-            except DriverError as exc:
+            except FAILURES as exc:
                 raise clean_error(
                     exc, self._label, statement_verb(sql), self._connection, self._secrets
                 ) from None
@@ -262,7 +266,7 @@ class Session:
     def rows(self, query: Query) -> list[tuple[Any, ...]]:
         try:
             return self._executor.query(query.sql, query.parameters)
-        except DriverError as exc:
+        except FAILURES as exc:
             verb = "reading " + query.sql.split(" FROM ", 1)[-1].split()[0]
             raise clean_error(exc, self._label, verb, self._connection, self._secrets) from None
 
@@ -279,7 +283,7 @@ def session(
     """
     try:
         executor = factory(connection)
-    except (DriverError, ClickHouseUnreachableError, ConnectionError, TimeoutError) as exc:
+    except FAILURES as exc:
         raise clean_error(exc, label, "connecting", connection, secrets) from None
     try:
         yield Session(executor, label, connection, secrets)

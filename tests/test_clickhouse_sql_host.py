@@ -1,0 +1,131 @@
+"""The providers inside the real dynamic provider host (`python -m pulumi.dynamic`, what the Pulumi
+CLI starts, here from the program directory), over its gRPC interface, against the loopback
+ClickHouse of test_clickhouse_sql_transport: unpickling by reference, RPC-shaped properties
+(floats, structs), the empty-read path and what an error looks like when it reaches the engine."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc  # type: ignore[import-untyped]
+import pytest
+from google.protobuf import struct_pb2
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from clickhouse_sql.client import open_clickhouse
+from clickhouse_sql.provider import DatabaseProvider, SqlProvider, UserProvider
+from tests.test_clickhouse_sql_transport import ADMIN_PASSWORD, Loopback, loopback
+
+__all__ = ["loopback"]  # the fixture, shared with the transport tests
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_HEX = hashlib.sha256(b"app-password-one").hexdigest()
+APP_NEW_HEX = hashlib.sha256(b"app-password-two").hexdigest()
+URN = "urn:pulumi:test::salla-analytics-infra::pulumi-python:dynamic/clickhouse:{kind}::{name}"
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[Any]:
+    """The dynamic provider host, started like the CLI does: the venv's python, cwd = the program."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.dynamic"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        yield provider_pb2_grpc.ResourceProviderStub(channel)
+        channel.close()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def plain_http_provider(cls: type[SqlProvider]) -> SqlProvider:
+    # The production opener minus TLS; a partial of a module-level function pickles by reference.
+    return cls(functools.partial(open_clickhouse, secure=False))
+
+
+def struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def props(provider: SqlProvider, loopback: Loopback, **values: Any) -> struct_pb2.Struct:
+    connection = {**loopback.connection()}
+    return struct({**values, "connection": connection, "__provider": serialize_provider(provider)})
+
+
+def test_the_host_runs_create_read_diff_and_delete(host: Any, loopback: Loopback) -> None:
+    provider = plain_http_provider(DatabaseProvider)
+    urn = URN.format(kind="Database", name="system")
+    created = host.Create(
+        provider_pb2.CreateRequest(urn=urn, properties=props(provider, loopback, name="system"))
+    )
+    assert created.id == "system"
+    assert created.properties["connection"]["port"] == loopback.port
+    assert [(r.method, r.body) for r in loopback.requests if r.body.startswith("CREATE")] == [
+        ("POST", "CREATE DATABASE IF NOT EXISTS `system`")
+    ]
+    found = host.Read(provider_pb2.ReadRequest(id="system", urn=urn, properties=created.properties))
+    assert found.id == "system"
+    missing = props(provider, loopback, name="analytics")
+    gone = host.Read(provider_pb2.ReadRequest(id="analytics", urn=urn, properties=missing))
+    assert gone.id == "" and set(gone.properties) == {"__provider"}  # the engine will recreate it
+    renamed = props(provider, loopback, name="analytics")
+    diff = host.Diff(provider_pb2.DiffRequest(id="system", urn=urn, olds=created.properties, news=renamed))
+    assert (diff.changes, list(diff.replaces)) == (provider_pb2.DiffResponse.DIFF_SOME, ["name"])
+    same = host.Diff(
+        provider_pb2.DiffRequest(id="system", urn=urn, olds=created.properties, news=created.properties)
+    )
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
+    host.Delete(provider_pb2.DeleteRequest(id="system", urn=urn, properties=created.properties))
+
+
+def test_a_user_rotation_through_the_host_and_a_clean_engine_error(host: Any, loopback: Loopback) -> None:
+    provider = plain_http_provider(UserProvider)
+    urn = URN.format(kind="User", name="app")
+    inputs = props(provider, loopback, name="app", password_sha256_hex=APP_HEX, default_role="analytics_read")
+    created = host.Create(provider_pb2.CreateRequest(urn=urn, properties=inputs))
+    rotated_inputs = props(
+        provider, loopback, name="app", password_sha256_hex=APP_NEW_HEX, default_role="analytics_read"
+    )
+    diff = host.Diff(
+        provider_pb2.DiffRequest(id="app", urn=urn, olds=created.properties, news=rotated_inputs)
+    )
+    assert (diff.changes, list(diff.replaces), diff.deleteBeforeReplace) == (
+        provider_pb2.DiffResponse.DIFF_SOME,
+        [],
+        False,
+    )
+    rotated = host.Update(
+        provider_pb2.UpdateRequest(id="app", urn=urn, olds=created.properties, news=rotated_inputs)
+    )
+    assert rotated.properties["previous_password_sha256_hex"] == APP_HEX
+    assert (
+        loopback.requests[-1].body == f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{APP_NEW_HEX}'"
+    )
+
+    # ClickHouse refuses the retirement; the engine receives the host's traceback text.
+    echoed = f"Code: 497. DB::Exception: Not enough privileges: BY '{APP_NEW_HEX}'. (ACCESS_DENIED)"
+    loopback.fail_ddl["ALTER USER"] = (497, echoed)
+    with pytest.raises(grpc.RpcError) as err:
+        host.Update(
+            provider_pb2.UpdateRequest(id="app", urn=urn, olds=rotated.properties, news=rotated_inputs)
+        )
+    details = err.value.details()
+    assert "ClickHouseSQLError: user `app`: ALTER USER failed with ClickHouse error code 497" in details
+    for secret in (APP_HEX, APP_NEW_HEX, ADMIN_PASSWORD):
+        assert secret not in details
