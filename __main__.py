@@ -49,6 +49,7 @@ messaging = AsyncMessaging(
         secrets.qstash_token,
         secrets.qstash_current_signing_key,
         secrets.qstash_next_signing_key,
+        settings.protect,
     ),
     providers.opts(),
 )

@@ -18,6 +18,7 @@ class AsyncMessagingArgs:
     qstash_token: pulumi.Output[str]
     current_signing_key: pulumi.Output[str]
     next_signing_key: pulumi.Output[str]
+    protect: bool = False
 
 
 class AsyncMessaging(pulumi.ComponentResource):
@@ -37,7 +38,8 @@ class AsyncMessaging(pulumi.ComponentResource):
                 f"{name}-{topic.name}",
                 name=topic.name,
                 endpoints=list(topic.endpoints),
-                opts=pulumi.ResourceOptions(parent=self),
+                # Topics are deleted by name, account-wide: prod's are protected.
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             for topic in args.settings.topics
         }

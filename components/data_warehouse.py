@@ -37,11 +37,14 @@ class DataWarehouseArgs:
 
 
 class DataWarehouse(pulumi.ComponentResource):
-    """One ClickHouse Cloud service with its IP allow list, scaling, backups and tags.
+    """The ClickHouse Cloud service with its IP allow list, scaling, backups and tags.
 
-    The admin (`default`) password reaches the provider only as its SHA-256 hash (`password_hash`,
-    a secret input); no output carries it. `admin_connection` hands it, as a secret, to the SQL
-    provider that creates the consumers' users (components.warehouse_access).
+    With `restore`, a second service (`<name>-restore`) is created from the backup next to the
+    live one, with the same settings; `restore.serve` switches the consumers to it and
+    `restore.retirePrimary` then stops declaring the old one. The admin (`default`) password
+    reaches the provider only as its SHA-256 hash (`password_hash`, a secret input); no output
+    carries it. `admin_connection` hands it, as a secret, to the SQL provider
+    (components.warehouse_access), for the served service.
     """
 
     host: pulumi.Output[str | None]
@@ -53,6 +56,35 @@ class DataWarehouse(pulumi.ComponentResource):
     ) -> None:
         super().__init__("salla:analytics:DataWarehouse", name, None, opts)
         s = args.settings
+        self.args = args
+        restore = s.restore
+        self.service = (
+            None if restore and restore.retire_primary else self._service(f"{name}-service", s.service_name)
+        )
+        self.restored = (
+            self._service(f"{name}-restore", restore.service_name, backup_id=restore.backup_id)
+            if restore
+            else None
+        )
+        served = self.restored if restore and restore.serve and self.restored else self.service
+        assert served is not None  # retirePrimary requires serve (settings.models.Restore)
+        self.served = served
+        self.host = served.endpoints.apply(_https_host)
+        self.https_port = served.endpoints.apply(_https_port)
+        self.service_id = served.id
+        self.admin_connection: pulumi.Output[Connection] = pulumi.Output.secret(
+            pulumi.Output.all(self.host, self.https_port, args.admin_password).apply(
+                lambda parts: Connection(host=parts[0], port=parts[1], username="default", password=parts[2])
+            )
+        )
+        self.register_outputs(
+            {"host": self.host, "https_port": self.https_port, "service_id": self.service_id}
+        )
+
+    def _service(
+        self, resource_name: str, service_name: str, backup_id: str | None = None
+    ) -> clickhouse.Service:
+        s, args = self.args.settings, self.args
         backup = (
             clickhouse.ServiceBackupConfigurationArgs(
                 backup_period_in_hours=s.backup.period_hours,
@@ -61,9 +93,9 @@ class DataWarehouse(pulumi.ComponentResource):
             if s.backup
             else None
         )
-        self.service = clickhouse.Service(
-            f"{name}-service",
-            name=s.service_name,
+        return clickhouse.Service(
+            resource_name,
+            name=service_name,
             cloud_provider=s.cloud_provider,
             region=s.region,
             ip_accesses=[
@@ -77,18 +109,8 @@ class DataWarehouse(pulumi.ComponentResource):
             max_replica_memory_gb=s.max_replica_memory_gb,
             release_channel=s.release_channel,
             backup_configuration=backup,
-            backup_id=s.restore_from_backup_id,
+            # Only ever set at creation: the provider rejects a change of backup_id.
+            backup_id=backup_id,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        self.host = self.service.endpoints.apply(_https_host)
-        self.https_port = self.service.endpoints.apply(_https_port)
-        self.service_id = self.service.id
-        self.admin_connection: pulumi.Output[Connection] = pulumi.Output.secret(
-            pulumi.Output.all(self.host, self.https_port, args.admin_password).apply(
-                lambda parts: Connection(host=parts[0], port=parts[1], username="default", password=parts[2])
-            )
-        )
-        self.register_outputs(
-            {"host": self.host, "https_port": self.https_port, "service_id": self.service_id}
         )

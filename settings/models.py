@@ -226,6 +226,36 @@ class IpAccess(Settings):
         return {"cidr": str(ipaddress.ip_network(cidr, strict=True)), "description": description.strip()}
 
 
+class Restore(Settings):
+    """A second service created from a backup next to the live one (the DR path of REQ-NFR-002).
+
+    A restore always creates a new ClickHouse Cloud service, and the provider refuses to change
+    `backup_id` on an existing one; so the restore is its own service, switched to by `serve`.
+    """
+
+    backup_id: Annotated[str, AfterValidator(_uuid)] = Field(examples=["<backup-uuid>"])
+    service_name: Annotated[str, _resource_name("salla-analytics-prod-r20261123")] = Field(
+        examples=["salla-analytics-prod-r20261123"]
+    )
+    # true: the consumers' SQL users, URLs and outputs use the restored service.
+    serve: bool = Field(False, examples=[True])
+    # true (with serve): the primary service is no longer declared, so `pulumi up` deletes it.
+    retire_primary: bool = Field(False, examples=[True])
+
+    @model_validator(mode="after")
+    def _retire_only_when_serving(self) -> Restore:
+        if self.retire_primary and not self.serve:
+            fail(
+                rule(
+                    "is only allowed once the restored service serves the consumers (serve: true)",
+                    "set dataWarehouse.restore.serve: true first (runbook A), then retirePrimary",
+                    at=["retirePrimary"],
+                    value=True,
+                )
+            )
+        return self
+
+
 class Backup(Settings):
     period_hours: Annotated[
         int, _one_of("a backup period ClickHouse Cloud accepts", catalog.CLICKHOUSE_BACKUP_PERIOD_HOURS)
@@ -274,9 +304,7 @@ class Warehouse(Settings):
         Annotated[str, _one_of("a ClickHouse release channel", catalog.CLICKHOUSE_RELEASE_CHANNELS)] | None
     ) = Field(None, examples=["default"])
     backup: Backup | None = None
-    restore_from_backup_id: Annotated[str, AfterValidator(_uuid)] | None = Field(
-        None, examples=["<backup-uuid>"]
-    )
+    restore: Restore | None = None
     # The database the consumers' roles are granted on; created if missing, never dropped.
     database: Annotated[str, AfterValidator(_sql_name("database", "analytics"))] = Field(
         "analytics", examples=["analytics"]
@@ -337,6 +365,15 @@ class Warehouse(Settings):
                         value=value,
                     )
                 )
+        if self.restore is not None and self.restore.service_name == self.service_name:
+            problems.append(
+                rule(
+                    "must differ from serviceName: the restored service runs next to the live one",
+                    "e.g. " + self.service_name + "-r" + "<yyyymmdd>",
+                    at=["restore", "serviceName"],
+                    value=self.restore.service_name,
+                )
+            )
         low_mem, high_mem = self.min_replica_memory_gb, self.max_replica_memory_gb
         if low_mem is not None and high_mem is not None and low_mem > high_mem:
             problems.append(
@@ -420,6 +457,11 @@ class Topic(Settings):
     ]
 
 
+def carries_stack(name: str, stack: str) -> bool:
+    """Whether `stack` is one of the name's '-', '.' or '_' separated parts (cdc-dev, dev.orders)."""
+    return stack in re.split(r"[-._]", name)
+
+
 class Messaging(Settings):
     """messaging: QStash topics (v2 API) and their subscriber webhooks."""
 
@@ -432,12 +474,23 @@ class Messaging(Settings):
     ]
 
     @model_validator(mode="after")
-    def _topic_names(self) -> Messaging:
+    def _topic_names(self, info: ValidationInfo) -> Messaging:
+        stack = str((info.context or {}).get("stack", ""))
         seen: set[str] = set()
         problems = []
         for i, topic in enumerate(self.topics):
             at: list[str | int] = ["topics", i, "name"]
-            if not TOPIC_NAME.match(topic.name):
+            if stack and not carries_stack(topic.name, stack):
+                problems.append(
+                    rule(
+                        f"must carry the stack name '{stack}': QStash topic names are account-wide, so "
+                        "two stacks with one name would share (and one destroy would delete) a topic",
+                        f"rename it, e.g. {topic.name}-{stack}",
+                        at=at,
+                        value=topic.name,
+                    )
+                )
+            elif not TOPIC_NAME.match(topic.name):
                 problems.append(
                     rule(
                         "must be 1-64 letters, digits, '.', '_' or '-'",

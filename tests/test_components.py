@@ -115,13 +115,46 @@ def test_string_cidrs_get_a_description_and_are_normalised() -> None:
     ]
 
 
-def test_restore_from_backup_creates_the_service_from_the_backup() -> None:
+BACKUP = "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
+
+
+def _restore(**restore: object) -> dict[str, object]:
     dw = stack_value("prod", "dataWarehouse")
-    dw["restoreFromBackupId"] = "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
-    dw["serviceName"] = "salla-analytics-prod-restore"
-    i = run_ok("prod", {"dataWarehouse": dw}).one(SERVICE).inputs
-    assert i["backupId"] == "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
-    assert i["name"] == "salla-analytics-prod-restore"
+    dw["restore"] = {"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1", **restore}
+    return {"dataWarehouse": dw}
+
+
+def test_restore_creates_a_second_service_from_the_backup_next_to_the_live_one(prod: ProgramRun) -> None:
+    run = run_ok("prod", _restore())
+    live, restored = run.named("warehouse-service"), run.named("warehouse-restore")
+    assert "backupId" not in live.inputs and live.inputs == prod.named("warehouse-service").inputs
+    assert restored.inputs["backupId"] == BACKUP
+    assert restored.inputs["name"] == "salla-analytics-prod-r1"
+    same = ("ipAccesses", "backupConfiguration", "tags", "region", "cloudProvider", "passwordHash")
+    assert {k: restored.inputs[k] for k in same} == {k: live.inputs[k] for k in same}
+    assert restored.protect and live.protect
+    # Not serving yet: consumers still use the live service.
+    assert run.outputs["clickhouse_service_id"] == live.id
+    assert run.outputs["consumer_env"] == prod.outputs["consumer_env"]
+
+
+def test_serving_the_restore_switches_sql_users_and_consumers() -> None:
+    run = run_ok("prod", _restore(serve=True))
+    restored = run.named("warehouse-restore")
+    host = restored.state["endpoints"]["https"]["host"]
+    assert run.outputs["clickhouse_service_id"] == restored.id
+    assert run.outputs["clickhouse_host"] == host
+    for env in run.outputs["consumer_env"].values():
+        if "CLICKHOUSE_URL" in env:
+            assert urlsplit(env["CLICKHOUSE_URL"]).hostname == host
+    for user in run.of_type("pulumi-python:dynamic/clickhouse:User"):
+        assert user.inputs["connection"]["value"]["host"] == host
+
+
+def test_retiring_the_primary_leaves_only_the_restored_service() -> None:
+    run = run_ok("prod", _restore(serve=True, retirePrimary=True))
+    assert [r.name for r in run.of_type(SERVICE)] == ["warehouse-restore"]
+    assert run.outputs["clickhouse_service_id"] == run.named("warehouse-restore").id
 
 
 def test_gcp_defaults_to_a_gcp_region() -> None:

@@ -88,6 +88,7 @@ def test_pack_has_the_issues_policies_with_their_levels() -> None:
         "redis-tls-required": "mandatory",
         "redis-eviction-enabled": "advisory",
         "redis-state-no-eviction": "mandatory",
+        "redis-ip-allowlist": "mandatory",
         "redis-budget-cap": "advisory",
         "data-stores-protected": "mandatory",
         "required-tags": "mandatory",
@@ -341,3 +342,59 @@ def test_every_configurable_policy_declares_a_schema_and_both_stacks_configure_i
     configured = set(load_policy_config("dev")) | set(load_policy_config("prod"))
     for name in configured:
         assert POLICY[name].config_schema is not None, name
+
+
+def test_prod_redis_without_an_allow_list_is_blocked_but_dev_is_not() -> None:
+    state = stack_value("prod", "pipelineState")
+    del state["ipAllowList"]
+    found = findings("prod", {"pipelineState": state})
+    assert [(f.policy, f.resource, f.level) for f in found] == [
+        ("redis-ip-allowlist", "pipeline-state-redis", "mandatory")
+    ]
+    assert violations(findings("dev"), "redis-ip-allowlist") == []
+
+
+def test_prod_redis_allow_list_must_not_be_open() -> None:
+    cache = stack_value("prod", "cache")
+    cache["ipAllowList"] = ["0.0.0.0/0"]
+    found = findings("prod", {"cache": cache})
+    assert [(f.policy, f.message) for f in found] == [
+        ("redis-ip-allowlist", "Redis database is open to the internet (0.0.0.0/0); list explicit CIDRs.")
+    ]
+
+
+def test_prod_redis_allow_lists_reach_the_provider() -> None:
+    run = run_ok("prod")
+    assert run.named("cache-redis").inputs["ipAllowlists"] == ["198.51.100.0/28"]
+    assert run.named("pipeline-state-redis").inputs["ipAllowlists"] == ["203.0.113.10/32"]
+
+
+def test_pipeline_state_with_eviction_is_blocked() -> None:
+    # The program never sets it (not configurable): a hand-built pipeline-state database.
+    urn = (
+        "urn:pulumi:prod::salla-analytics-infra::salla:analytics:PipelineState$"
+        + REDIS
+        + "::pipeline-state-redis"
+    )
+    settings = resolve(POLICIES, load_policy_config("prod"))["redis-state-no-eviction"]
+    for eviction, expected in ((True, ["redis-state-no-eviction"]), (False, [])):
+        reg = Registration(
+            urn=urn,
+            id="db",
+            type=REDIS,
+            name="pipeline-state-redis",
+            custom=True,
+            parent="",
+            provider="",
+            protect=True,
+            inputs={"eviction": eviction},
+            wire_inputs={"eviction": eviction},
+            secret_inputs=frozenset(),
+            state={},
+        )
+        assert [
+            f.policy for f in check_resource(POLICY["redis-state-no-eviction"], settings, reg)
+        ] == expected
+    # The cache rule does not apply to it.
+    cache_rule = resolve(POLICIES, {})["redis-eviction-enabled"]
+    assert check_resource(POLICY["redis-eviction-enabled"], cache_rule, reg) == []

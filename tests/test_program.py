@@ -47,6 +47,8 @@ def test_protect_per_stack(dev: ProgramRun, prod: ProgramRun) -> None:
     assert not [r.urn for r in dev.resources if r.protect]
     assert sorted(r.name for r in prod.resources if r.protect) == [
         "cache-redis",
+        "messaging-cdc-prod",
+        "messaging-notifications-prod",
         "pipeline-state-redis",
         "warehouse-service",
     ]

@@ -35,6 +35,7 @@ def _topics(topics: Any) -> dict[str, Any]:
 
 
 URL = "https://hooks.example.com/q"
+BACKUP = "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
 
 # (overrides, every fragment the report must contain)
 CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
@@ -131,8 +132,29 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
         ["backup.periodHours = (not set): is required", "backup.retentionHours = (not set): is required"],
     ),
     "restore id": (
-        lambda: _with("dataWarehouse", restoreFromBackupId="latest"),
-        ['dataWarehouse.restoreFromBackupId = "latest": not a UUID'],
+        lambda: _with(
+            "dataWarehouse", restore={"backupId": "latest", "serviceName": "salla-analytics-dev-r1"}
+        ),
+        ['dataWarehouse.restore.backupId = "latest": not a UUID'],
+    ),
+    "restore name": (
+        lambda: _with("dataWarehouse", restore={"backupId": BACKUP, "serviceName": "salla-analytics-dev"}),
+        ['dataWarehouse.restore.serviceName = "salla-analytics-dev": must differ from serviceName'],
+    ),
+    "retire before serving": (
+        lambda: _with(
+            "dataWarehouse",
+            restore={"backupId": BACKUP, "serviceName": "salla-analytics-dev-r1", "retirePrimary": True},
+        ),
+        ["dataWarehouse.restore.retirePrimary = true: is only allowed once the restored service serves"],
+    ),
+    "topic without the stack": (
+        lambda: _topics([{"name": "cdc", "endpoints": [URL]}, {"name": "cdc-prod", "endpoints": [URL]}]),
+        [
+            "messaging.topics[0].name = \"cdc\": must carry the stack name 'dev'",
+            "rename it, e.g. cdc-dev",
+            "messaging.topics[1].name = \"cdc-prod\": must carry the stack name 'dev'",
+        ],
     ),
     "unknown warehouse key": (
         lambda: _with("dataWarehouse", ipAllowlist=["10.0.0.0/8"]),
@@ -179,26 +201,29 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
         ["messaging.topics = []: must be a non-empty list of {name, endpoints}"],
     ),
     "endpoint http": (
-        lambda: _topics([{"name": "cdc", "endpoints": ["http://hooks.example.com/q"]}]),
+        lambda: _topics([{"name": "cdc-dev", "endpoints": ["http://hooks.example.com/q"]}]),
         ['messaging.topics[0].endpoints[0] = "http://hooks.example.com/q": must use the https scheme'],
     ),
     "endpoint credentials": (
-        lambda: _topics([{"name": "cdc", "endpoints": ["https://u:p@hooks.example.com/q"]}]),
+        lambda: _topics([{"name": "cdc-dev", "endpoints": ["https://u:p@hooks.example.com/q"]}]),
         ['endpoints[0] = "https://u:p@hooks.example.com/q": must not embed credentials'],
     ),
     "endpoint list empty": (
-        lambda: _topics([{"name": "cdc", "endpoints": []}]),
+        lambda: _topics([{"name": "cdc-dev", "endpoints": []}]),
         ["messaging.topics[0].endpoints = []: must be a non-empty list of https URLs"],
     ),
     "topic names": (
         lambda: _topics(
             [
-                {"name": "cdc", "endpoints": [URL]},
-                {"name": "cdc", "endpoints": [URL]},
-                {"name": "a b", "endpoints": [URL]},
+                {"name": "cdc-dev", "endpoints": [URL]},
+                {"name": "cdc-dev", "endpoints": [URL]},
+                {"name": "a b-dev", "endpoints": [URL]},
             ]
         ),
-        ['topics[1].name = "cdc": is used by another topic', 'topics[2].name = "a b": must be 1-64 letters'],
+        [
+            'topics[1].name = "cdc-dev": is used by another topic',
+            'topics[2].name = "a b-dev": must be 1-64 letters',
+        ],
     ),
     "protect type": (
         lambda: {"protect": "yes"},

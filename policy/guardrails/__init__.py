@@ -6,7 +6,7 @@ from .aws import kms_key_rotation, state_bucket_hardened
 from .clickhouse import backup_retention, backup_rpo, ip_access_valid, no_open_ingress
 from .common import data_stores_protected, required_tags
 from .qstash import endpoints_https, no_v1_resources
-from .redis import budget_cap, eviction_enabled, state_no_eviction, tls_required
+from .redis import budget_cap, eviction_enabled, ip_allowlist, state_no_eviction, tls_required
 
 PACK_NAME = "salla-analytics-guardrails"
 
@@ -18,6 +18,7 @@ POLICIES: list[Policy] = [
     tls_required,
     eviction_enabled,
     state_no_eviction,
+    ip_allowlist,
     budget_cap,
     data_stores_protected,
     required_tags,

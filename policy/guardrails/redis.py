@@ -9,6 +9,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from .network import cidr_problem, is_open
 from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE, Report
 
 
@@ -50,6 +51,27 @@ def validate_budget(args: ResourceValidationArgs, report: Report) -> None:
     elif budget > cap:
         report(f"Redis budget {budget:g} USD/month exceeds the cap of {cap:g} USD/month.")
 
+
+def validate_ip_allowlist(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type != REDIS_DATABASE or not args.get_config().get("requireIpAllowList", False):
+        return
+    sources = args.props.get("ipAllowlists") or []
+    if not sources:
+        report("Redis database has no IP allow list; this stack requires one (set ipAllowList).")
+    for source in sources:
+        if problem := cidr_problem(source):
+            report(f"ipAllowlists entry {source!r} {problem}.")
+        elif is_open(source):
+            report(f"Redis database is open to the internet ({source}); list explicit CIDRs.")
+
+
+ip_allowlist = ResourceValidationPolicy(
+    name="redis-ip-allowlist",
+    description="Where the stack requires it, every Redis database has an IP allow list (no /0).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate_ip_allowlist,
+    config_schema=PolicyConfigSchema(properties={"requireIpAllowList": {"type": "boolean", "default": False}}),
+)
 
 tls_required = ResourceValidationPolicy(
     name="redis-tls-required",
