@@ -70,7 +70,9 @@ ip_allowlist = ResourceValidationPolicy(
     description="Where the stack requires it, every Redis database has an IP allow list (no /0).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_ip_allowlist,
-    config_schema=PolicyConfigSchema(properties={"requireIpAllowList": {"type": "boolean", "default": False}}),
+    config_schema=PolicyConfigSchema(
+        properties={"requireIpAllowList": {"type": "boolean", "default": False}}
+    ),
 )
 
 tls_required = ResourceValidationPolicy(
