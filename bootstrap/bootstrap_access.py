@@ -45,6 +45,10 @@ from typing import Any
 
 # The project whose stacks live in the bucket (`name:` in ../Pulumi.yaml).
 MAIN_PROJECT = "salla-analytics-infra"
+# This project and its only stack, once migrated into the bucket (docs/state-backend.md). It keeps
+# the passphrase secrets provider with an empty passphrase (it holds no secrets), so previewing
+# it needs no KMS key but the bucket key through S3.
+BOOTSTRAP_PROJECT, BOOTSTRAP_STACK = "salla-analytics-bootstrap", "shared"
 BOOKKEEPING = ".pulumi"
 # The DIY backend's organization segment of lock paths is always "organization".
 DIY_ORGANIZATION = "organization"
@@ -149,7 +153,7 @@ def deploy_policy(
 
 
 def preview_policy(
-    stack: str, *, bucket_arn: str, bucket_key_arn: str, stack_key_arn: str, region: str, project: str
+    stack: str, *, bucket_arn: str, bucket_key_arn: str, stack_key_arn: str | None, region: str, project: str
 ) -> dict[str, Any]:
     """`pulumi preview` (PRs, drift) of one stack: read its state, decrypt its secrets, lock objects only.
 
@@ -176,12 +180,18 @@ def preview_policy(
                 "Action": ["s3:DeleteObject", "s3:PutObject"],
                 "Resource": _objects(bucket_arn, [paths.locks]),
             },
-            {
-                "Sid": "StackSecretsKey",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": stack_key_arn,
-            },
+            *(
+                [
+                    {
+                        "Sid": "StackSecretsKey",
+                        "Effect": "Allow",
+                        "Action": "kms:Decrypt",
+                        "Resource": stack_key_arn,
+                    }
+                ]
+                if stack_key_arn
+                else []
+            ),
             _bucket_key(bucket_arn, bucket_key_arn, region),
         ],
     }
@@ -208,4 +218,15 @@ def policy_documents(
         }
         documents[policy_name("deploy", stack)] = json.dumps(deploy_policy(stack, **common))
         documents[policy_name("preview", stack)] = json.dumps(preview_policy(stack, **common))
+    # The CI job previewing bootstrap/ itself: its state only, no stack key at all.
+    documents[policy_name("preview", "bootstrap")] = json.dumps(
+        preview_policy(
+            BOOTSTRAP_STACK,
+            bucket_arn=bucket_arn,
+            bucket_key_arn=bucket_key_arn,
+            stack_key_arn=None,
+            region=region,
+            project=BOOTSTRAP_PROJECT,
+        )
+    )
     return documents

@@ -292,7 +292,7 @@ def test_default_stacks_are_the_main_projects_stack_files() -> None:
 
 def test_iam_policies_cover_every_stack_and_purpose(shared: ProgramRun) -> None:
     documents = shared.outputs["iam_policies"]
-    assert set(documents) == {"deploy-dev", "preview-dev", "deploy-prod", "preview-prod"}
+    assert set(documents) == {"deploy-dev", "preview-dev", "deploy-prod", "preview-prod", "preview-bootstrap"}
     for name, raw in documents.items():
         assert isinstance(raw, str), name
         assert json.loads(raw)["Version"] == "2012-10-17", name
@@ -306,7 +306,7 @@ def test_stacks_are_configurable() -> None:
     assert set(run.outputs["secrets_providers"]) == {"dev", "staging", "prod"}
     assert set(run.outputs["iam_policies"]) == {
         f"{p}-{s}" for p in ("deploy", "preview") for s in run.outputs["secrets_providers"]
-    }
+    } | {"preview-bootstrap"}
     assert named(run, "state-stack-key-staging-alias").inputs["name"] == f"{ALIAS}-staging"
 
 
@@ -832,3 +832,20 @@ def test_bootstrap_is_self_contained() -> None:
         assert "sys" not in _imports(path), path.name  # no sys.path tricks
         # `bootstrap` only under TYPE_CHECKING (mypy's name for the same files).
         assert _imports(path) <= allowed_imports | modules | {"bootstrap"}, path.name
+
+
+def test_bootstrap_preview_reads_only_its_own_state_and_no_stack_key(shared: ProgramRun) -> None:
+    doc = document(shared, "preview-bootstrap")
+    own = stack_objects(STACK, PROJECT)
+    for key in own["state"]:
+        assert allowed(doc, "s3:GetObject", obj(key)), key
+        assert not allowed(doc, "s3:PutObject", obj(key)), key
+    for stack in STACKS:  # nothing of the main project's stacks, and none of their keys
+        for key in flat(stack_objects(stack)):
+            for action in OBJECT_ACTIONS:
+                assert not allowed(doc, action, obj(key)), (action, key)
+        for action in KEY_ACTIONS:
+            assert not allowed(doc, action, shared.outputs["stack_key_arns"][stack]), action
+    bucket_key = key_arn(shared, BUCKET_KEY)
+    assert allowed(doc, "kms:Decrypt", bucket_key, VIA_S3)
+    assert not allowed(doc, "kms:Decrypt", bucket_key)  # only through S3
