@@ -39,11 +39,20 @@ def violations(found: list[Finding], policy: str) -> list[Finding]:
 
 
 def hand_built(
-    policy: str, type_: str, props: dict[str, Any], stack: str = "prod", protect: bool = False
+    policy: str,
+    type_: str,
+    props: dict[str, Any],
+    stack: str = "prod",
+    protect: bool = False,
+    *,
+    type_chain: str = "",
+    config: dict[str, Any] | None = None,
 ) -> list[Finding]:
-    settings = resolve(POLICIES, load_policy_config(stack))[policy]
+    """One policy over a resource the program would not produce (`type_chain`: its parents' types)."""
+    file_config = load_policy_config(stack) if config is None else config
+    settings = resolve(POLICIES, file_config)[policy]
     reg = Registration(
-        urn=f"urn:pulumi:{stack}::salla-analytics-infra::{type_}::hand-built",
+        urn=f"urn:pulumi:{stack}::salla-analytics-infra::{type_chain}{type_}::hand-built",
         id="hand-built-id",
         type=type_,
         name="hand-built",
@@ -190,25 +199,13 @@ def test_redis_budget_cap() -> None:
 def test_policies_see_the_providers_check_defaults() -> None:
     # Declared without a budget, a database reaches the policies with the provider's default of
     # USD 20 (filled in by Check), never "no budget"; so is tls: false.
-    settings = resolve(POLICIES, {"redis-budget-cap": {"maxBudgetUsd": 10}})["redis-budget-cap"]
-    reg = Registration(
-        urn="urn:pulumi:prod::p::upstash:index/redisDatabase:RedisDatabase::r",
-        id="r",
-        type=REDIS,
-        name="r",
-        custom=True,
-        parent="",
-        provider="",
-        protect=False,
-        inputs={"databaseName": "r"},
-        wire_inputs={"databaseName": "r"},
-        secret_inputs=frozenset(),
-        state={},
+    found = hand_built(
+        "redis-budget-cap", REDIS, {"databaseName": "r"}, config={"redis-budget-cap": {"maxBudgetUsd": 10}}
     )
-    found = check_resource(POLICY["redis-budget-cap"], settings, reg)
     assert [f.message for f in found] == ["Redis budget 20 USD/month exceeds the cap of 10 USD/month."]
-    tls = check_resource(POLICY["redis-tls-required"], resolve(POLICIES, {})["redis-tls-required"], reg)
-    assert [f.policy for f in tls] == ["redis-tls-required"]
+    assert [f.policy for f in hand_built("redis-tls-required", REDIS, {"databaseName": "r"})] == [
+        "redis-tls-required"
+    ]
 
 
 def test_budget_is_a_required_setting() -> None:
@@ -371,30 +368,11 @@ def test_prod_redis_allow_lists_reach_the_provider() -> None:
 
 def test_pipeline_state_with_eviction_is_blocked() -> None:
     # The program never sets it (not configurable): a hand-built pipeline-state database.
-    urn = (
-        "urn:pulumi:prod::salla-analytics-infra::salla:analytics:PipelineState$"
-        + REDIS
-        + "::pipeline-state-redis"
-    )
-    settings = resolve(POLICIES, load_policy_config("prod"))["redis-state-no-eviction"]
-    for eviction, expected in ((True, ["redis-state-no-eviction"]), (False, [])):
-        reg = Registration(
-            urn=urn,
-            id="db",
-            type=REDIS,
-            name="pipeline-state-redis",
-            custom=True,
-            parent="",
-            provider="",
-            protect=True,
-            inputs={"eviction": eviction},
-            wire_inputs={"eviction": eviction},
-            secret_inputs=frozenset(),
-            state={},
-        )
-        assert [
-            f.policy for f in check_resource(POLICY["redis-state-no-eviction"], settings, reg)
-        ] == expected
-    # The cache rule does not apply to it.
-    cache_rule = resolve(POLICIES, {})["redis-eviction-enabled"]
-    assert check_resource(POLICY["redis-eviction-enabled"], cache_rule, reg) == []
+    chain = "salla:analytics:PipelineState$"
+    assert [
+        f.policy for f in hand_built("redis-state-no-eviction", REDIS, {"eviction": True}, type_chain=chain)
+    ] == ["redis-state-no-eviction"]
+    assert hand_built("redis-state-no-eviction", REDIS, {"eviction": False}, type_chain=chain) == []
+    # The cache rule does not apply to it, and the state rule not to a cache.
+    assert hand_built("redis-eviction-enabled", REDIS, {"eviction": False}, type_chain=chain) == []
+    assert hand_built("redis-state-no-eviction", REDIS, {"eviction": True}) == []
