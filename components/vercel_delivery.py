@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
-import pulumiverse_vercel as vercel
 
 from settings import Vercel
 
@@ -28,6 +27,8 @@ class VercelDelivery(pulumi.ComponentResource):
         self, name: str, args: VercelDeliveryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("salla:analytics:VercelDelivery", name, None, opts)
+        import pulumiverse_vercel as vercel  # only stacks with a `vercel` block load the large SDK
+
         s = args.settings
         self.variables = vercel.ProjectEnvironmentVariables(
             f"{name}-variables",

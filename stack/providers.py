@@ -9,11 +9,14 @@ included. settings.credentials checks the variables are set before any resource 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumiverse_clickhouse as clickhouse
-import pulumiverse_vercel as vercel
 import upstash_pulumi as upstash
+
+if TYPE_CHECKING:  # imported only for stacks that deliver to Vercel (the SDK is large)
+    import pulumiverse_vercel as vercel
 
 
 @dataclass(frozen=True)
@@ -40,4 +43,6 @@ def build_providers(*, vercel: bool = False) -> Providers:
 
 
 def vercel_provider() -> vercel.Provider:
-    return vercel.Provider("vercel")
+    import pulumiverse_vercel
+
+    return pulumiverse_vercel.Provider("vercel")
