@@ -9,21 +9,22 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
-from .types import CLICKHOUSE_SERVICE, REDIS_DATABASE, TAGGABLE, Report
+from .types import CLICKHOUSE_SERVICE, REDIS_DATABASE, TAGGABLE
 
 DATA_STORES = frozenset({CLICKHOUSE_SERVICE, REDIS_DATABASE})
 STANDARD_TAGS = ("project", "environment", "managed-by")
 
 
-def validate_protected(args: ResourceValidationArgs, report: Report) -> None:
+def validate_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in DATA_STORES or not args.get_config().get("requireProtect", False):
         return
     if not args.opts.protect:
-        report("Production data store must be protected against deletion (protect: true).")
+        report("Production data store must be protected against deletion (protect: true).", None)
 
 
 def _tags(args: ResourceValidationArgs) -> dict[str, Any]:
@@ -44,14 +45,14 @@ def _tags(args: ResourceValidationArgs) -> dict[str, Any]:
     return tags
 
 
-def validate_required_tags(args: ResourceValidationArgs, report: Report) -> None:
+def validate_required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in TAGGABLE:
         return
     required = [*STANDARD_TAGS, *args.get_config().get("extraTags", [])]
     tags = _tags(args)
     missing = [key for key in required if not str(tags.get(key) or "").strip()]
     if missing:
-        report("Missing cost-allocation tags: " + ", ".join(missing) + ".")
+        report("Missing cost-allocation tags: " + ", ".join(missing) + ".", None)
 
 
 data_stores_protected = ResourceValidationPolicy(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
 from .network import cidr_problem, is_open
-from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE, Report
+from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE
 
 
 def is_pipeline_state(urn: str) -> bool:
@@ -19,50 +20,51 @@ def is_pipeline_state(urn: str) -> bool:
     return len(parts) > 2 and PIPELINE_STATE_COMPONENT + "$" in parts[2]
 
 
-def validate_tls(args: ResourceValidationArgs, report: Report) -> None:
+def validate_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == REDIS_DATABASE and args.props.get("tls") is not True:
-        report("Redis database must have tls: true (the provider's default is false).")
+        report("Redis database must have tls: true (the provider's default is false).", None)
 
 
-def validate_eviction(args: ResourceValidationArgs, report: Report) -> None:
+def validate_eviction(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != REDIS_DATABASE or is_pipeline_state(args.urn):
         return
     if args.props.get("eviction") is not True:
-        report("Redis cache should evict keys when full instead of failing writes (eviction: true).")
+        report("Redis cache should evict keys when full instead of failing writes (eviction: true).", None)
 
 
-def validate_state_no_eviction(args: ResourceValidationArgs, report: Report) -> None:
+def validate_state_no_eviction(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != REDIS_DATABASE or not is_pipeline_state(args.urn):
         return
     if args.props.get("eviction") is not False:
         report(
             "Pipeline-state Redis must not evict (eviction: false): Upstash eviction also drops keys "
-            "without a TTL, i.e. CDC cursors and dedup keys."
+            "without a TTL, i.e. CDC cursors and dedup keys.",
+            None,
         )
 
 
-def validate_budget(args: ResourceValidationArgs, report: Report) -> None:
+def validate_budget(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != REDIS_DATABASE:
         return
     cap = float(args.get_config().get("maxBudgetUsd", 50))
     budget = args.props.get("budget")
     if not isinstance(budget, int | float) or isinstance(budget, bool):
-        report(f"Redis database has no budget; set cache.budget (at most {cap:g} USD/month).")
+        report(f"Redis database has no budget; set cache.budget (at most {cap:g} USD/month).", None)
     elif budget > cap:
-        report(f"Redis budget {budget:g} USD/month exceeds the cap of {cap:g} USD/month.")
+        report(f"Redis budget {budget:g} USD/month exceeds the cap of {cap:g} USD/month.", None)
 
 
-def validate_ip_allowlist(args: ResourceValidationArgs, report: Report) -> None:
+def validate_ip_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != REDIS_DATABASE or not args.get_config().get("requireIpAllowList", False):
         return
     sources = args.props.get("ipAllowlists") or []
     if not sources:
-        report("Redis database has no IP allow list; this stack requires one (set ipAllowList).")
+        report("Redis database has no IP allow list; this stack requires one (set ipAllowList).", None)
     for source in sources:
         if problem := cidr_problem(source):
-            report(f"ipAllowlists entry {source!r} {problem}.")
+            report(f"ipAllowlists entry {source!r} {problem}.", None)
         elif is_open(source):
-            report(f"Redis database is open to the internet ({source}); list explicit CIDRs.")
+            report(f"Redis database is open to the internet ({source}); list explicit CIDRs.", None)
 
 
 ip_allowlist = ResourceValidationPolicy(

@@ -1,10 +1,5 @@
 """Resource type tokens the guardrails inspect (as the engine reports them)."""
 
-from collections.abc import Callable
-
-# The analyzer's report callback: report(message, urn=None).
-Report = Callable[..., None]
-
 CLICKHOUSE_SERVICE = "clickhouse:index/service:Service"
 REDIS_DATABASE = "upstash:index/redisDatabase:RedisDatabase"
 # A Redis database declared inside this component holds pipeline state (cursors, dedup keys).
