@@ -11,6 +11,7 @@ import pulumiverse_clickhouse as clickhouse
 
 from clickhouse_sql import Connection
 from settings import Warehouse
+from settings.models import LIFECYCLE_TAG, RETIRING
 
 
 def password_sha256_b64(password: str) -> str:
@@ -41,7 +42,7 @@ class DataWarehouse(pulumi.ComponentResource):
 
     With `restore`, a second service (`<name>-restore`) is created from the backup next to the
     live one, with the same settings; `restore.serve` switches the consumers to it and
-    `restore.retirePrimary` then stops declaring the old one. The admin (`default`) password
+    `restore.primary` then retires the old one (`unprotect`, then `remove`). The admin (`default`) password
     reaches the provider only as its SHA-256 hash (`password_hash`, a secret input); no output
     carries it. `admin_connection` hands it, as a secret, to the SQL provider
     (components.warehouse_access), for the served service.
@@ -58,8 +59,11 @@ class DataWarehouse(pulumi.ComponentResource):
         s = args.settings
         self.args = args
         restore = s.restore
+        primary = restore.primary if restore else "keep"
         self.service = (
-            None if restore and restore.retire_primary else self._service(f"{name}-service", s.service_name)
+            None
+            if primary == "remove"
+            else self._service(f"{name}-service", s.service_name, retiring=primary == "unprotect")
         )
         self.restored = (
             self._service(f"{name}-restore", restore.service_name, backup_id=restore.backup_id)
@@ -67,7 +71,7 @@ class DataWarehouse(pulumi.ComponentResource):
             else None
         )
         served = self.restored if restore and restore.serve and self.restored else self.service
-        assert served is not None  # retirePrimary requires serve (settings.models.Restore)
+        assert served is not None  # removing the primary requires serve (settings.models.Restore)
         self.served = served
         self.host = served.endpoints.apply(_https_host)
         self.https_port = served.endpoints.apply(_https_port)
@@ -82,7 +86,7 @@ class DataWarehouse(pulumi.ComponentResource):
         )
 
     def _service(
-        self, resource_name: str, service_name: str, backup_id: str | None = None
+        self, resource_name: str, service_name: str, *, backup_id: str | None = None, retiring: bool = False
     ) -> clickhouse.Service:
         s, args = self.args.settings, self.args
         backup = (
@@ -111,6 +115,7 @@ class DataWarehouse(pulumi.ComponentResource):
             backup_configuration=backup,
             # Only ever set at creation: the provider rejects a change of backup_id.
             backup_id=backup_id,
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            # A service being retired loses `protect` and says why (policy data-stores-protected).
+            tags={**args.tags, LIFECYCLE_TAG: RETIRING} if retiring else args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect and not retiring),
         )

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_random as random
 
 from clickhouse_sql import Connection, Database, Grant, Role, User
-from settings import Consumer
+from settings.models import Consumer, sql_user_name
 
 from .urls import credential_url
 
@@ -29,11 +29,6 @@ READONLY = {"read": 2}
 PASSWORD_LENGTH = 32
 # URL-unreserved symbols only: the password goes into connection URLs.
 PASSWORD_SYMBOLS = "-_.~"
-
-
-def sql_user(consumer: str) -> str:
-    """The consumer's SQL user name (consumer names allow '-', SQL identifiers here do not)."""
-    return consumer.replace("-", "_")
 
 
 def sha256_hex(password: str) -> str:
@@ -102,7 +97,7 @@ class WarehouseAccess(pulumi.ComponentResource):
             )
             user = User(
                 f"{name}-{consumer}-user",
-                name=sql_user(consumer),
+                name=sql_user_name(consumer),
                 password_sha256_hex=password.result.apply(sha256_hex),
                 default_role=self.roles[settings.clickhouse],
                 connection=connection,

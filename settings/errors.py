@@ -43,10 +43,22 @@ class Problem:
     fix: str
     at: tuple[str | int, ...] = ()
     value: Any = _UNSET
+    # Value-free wording for a rule or fix that quotes the value, shown under a secret key.
+    safe_rule: str | None = None
+    safe_fix: str | None = None
 
 
-def rule(text: str, fix: str, *, at: Sequence[str | int] = (), value: Any = _UNSET) -> Problem:
-    return Problem(text, fix, tuple(at), value)
+def rule(
+    text: str,
+    fix: str,
+    *,
+    at: Sequence[str | int] = (),
+    value: Any = _UNSET,
+    safe_rule: str | None = None,
+    safe_fix: str | None = None,
+) -> Problem:
+    """A problem; `safe_rule`/`safe_fix` stand in for `text`/`fix` under a secret key (when they quote it)."""
+    return Problem(text, fix, tuple(at), value, safe_rule, safe_fix)
 
 
 def fail(*problems: Problem) -> NoReturn:
@@ -138,7 +150,10 @@ def problems_of(error: ValidationError, explain: Explain) -> list[ConfigProblem]
             for p in (err.get("ctx") or {})["problems"]:
                 where = loc + p.at
                 value = err["input"] if p.value == _UNSET else p.value
-                found.append(_problem(explain, where, value, p.rule, explain.fill(p.fix, where)))
+                secret = explain.is_secret(where)
+                rule_text = p.safe_rule if secret and p.safe_rule else p.rule
+                fix = p.safe_fix if secret and p.safe_fix else p.fix
+                found.append(_problem(explain, where, value, rule_text, explain.fill(fix, where)))
             continue
         if err["type"] == "missing":
             rule_text, fix = explain.missing(loc)

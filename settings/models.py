@@ -74,7 +74,13 @@ def cidr_problem(source: str) -> str | None:
 
 def _cidr(value: str) -> str:
     if why := cidr_problem(value.strip()):
-        fail(rule(why, "use CIDR notation such as 203.0.113.0/24"))
+        fail(
+            rule(
+                why,
+                "use CIDR notation such as 203.0.113.0/24",
+                safe_rule="is not a valid IP address or CIDR block (without host bits)",
+            )
+        )
     return str(ipaddress.ip_network(value.strip(), strict=True))
 
 
@@ -118,7 +124,13 @@ def _https_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        fail(rule(f"not a URL ({exc})", "use an https URL such as https://pipeline.example.com/qstash"))
+        fail(
+            rule(
+                f"not a URL ({exc})",
+                "use an https URL such as https://pipeline.example.com/qstash",
+                safe_rule="not a URL",
+            )
+        )
     why = None
     if parts.scheme != "https":
         why = "must use the https scheme"
@@ -222,7 +234,14 @@ class IpAccess(Settings):
             )
         cidr = str(value["cidr"]).strip()
         if why := cidr_problem(cidr):
-            fail(rule(why, "use CIDR notation such as 203.0.113.0/24", value=cidr))
+            fail(
+                rule(
+                    why,
+                    "use CIDR notation such as 203.0.113.0/24",
+                    value=cidr,
+                    safe_rule="is not a valid IP address or CIDR block (without host bits)",
+                )
+            )
         return {"cidr": str(ipaddress.ip_network(cidr, strict=True)), "description": description.strip()}
 
 
@@ -239,18 +258,19 @@ class Restore(Settings):
     )
     # true: the consumers' SQL users, URLs and outputs use the restored service.
     serve: bool = Field(False, examples=[True])
-    # true (with serve): the primary service is no longer declared, so `pulumi up` deletes it.
-    retire_primary: bool = Field(False, examples=[True])
+    # The old (primary) service, once the restored one serves: `keep` it, `unprotect` it (an
+    # update that lifts `protect` and tags it `lifecycle: retiring`), then `remove` it (deleted).
+    primary: Literal["keep", "unprotect", "remove"] = Field("keep", examples=["unprotect"])
 
     @model_validator(mode="after")
     def _retire_only_when_serving(self) -> Restore:
-        if self.retire_primary and not self.serve:
+        if self.primary != "keep" and not self.serve:
             fail(
                 rule(
                     "is only allowed once the restored service serves the consumers (serve: true)",
-                    "set dataWarehouse.restore.serve: true first (runbook A), then retirePrimary",
-                    at=["retirePrimary"],
-                    value=True,
+                    "set dataWarehouse.restore.serve: true first (runbook A6)",
+                    at=["primary"],
+                    value=self.primary,
                 )
             )
         return self
@@ -372,6 +392,7 @@ class Warehouse(Settings):
                     "e.g. " + self.service_name + "-r" + "<yyyymmdd>",
                     at=["restore", "serviceName"],
                     value=self.restore.service_name,
+                    safe_fix="give the restored service a name of its own",
                 )
             )
         low_mem, high_mem = self.min_replica_memory_gb, self.max_replica_memory_gb
@@ -382,6 +403,7 @@ class Warehouse(Settings):
                     "lower minReplicaMemoryGb or raise maxReplicaMemoryGb",
                     at=["minReplicaMemoryGb"],
                     value=low_mem,
+                    safe_rule="must not exceed maxReplicaMemoryGb",
                 )
             )
         if problems:
@@ -486,6 +508,7 @@ class Messaging(Settings):
                         f"must carry the stack name '{stack}': QStash topic names are account-wide, so "
                         "two stacks with one name would share (and one destroy would delete) a topic",
                         f"rename it, e.g. {topic.name}-{stack}",
+                        safe_fix=f"rename it so that '{stack}' is one of its '-', '.' or '_' parts",
                         at=at,
                         value=topic.name,
                     )
@@ -536,8 +559,12 @@ class Consumer(Settings):
     redis: Literal["cache", "pipeline", "none"] = Field("none", examples=["cache"])
     qstash: Annotated[list[Literal["publish", "receive"]], _no_duplicates()] = Field(default_factory=list)
     # Changing it (any string or number) rotates this consumer's ClickHouse password.
-    rotation: str | int | None = Field(None, examples=["2026-11"])
+    rotation: str | int | float | None = Field(None, examples=["2026-11"])
     vercel: Vercel | None = None
+
+
+# SQL users that exist on every ClickHouse Cloud service: a consumer may never take them over.
+RESERVED_CONSUMERS = frozenset({"default"})
 
 
 def _consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
@@ -548,24 +575,38 @@ def _consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
                 "e.g. consumers: {app: {clickhouse: read, redis: cache}}",
             )
         )
-    problems = [
-        rule(
-            "is not a consumer name: lowercase letters, digits and hyphens (max 32)",
-            "rename it, e.g. data-pipeline",
-            at=[name],
-            value=name,
-        )
-        for name in consumers
-        if not CONSUMER_NAME.match(name)
-    ]
+    problems = []
+    for name in consumers:
+        if not CONSUMER_NAME.match(name):
+            problems.append(
+                rule(
+                    "is not a consumer name: a lowercase letter, then lowercase letters, digits and "
+                    "hyphens (max 32)",
+                    "rename it, e.g. data-pipeline",
+                    at=[name],
+                    value=name,
+                )
+            )
+        elif sql_user_name(name) in RESERVED_CONSUMERS:
+            problems.append(
+                rule(
+                    f"is reserved: its SQL user would be the ClickHouse admin user '{sql_user_name(name)}'",
+                    "rename the consumer, e.g. app",
+                    at=[name],
+                    value=name,
+                )
+            )
     if problems:
         fail(*problems)
     return consumers
 
 
-# -- the whole stack -----------------------------------------------------------------------------
+def sql_user_name(consumer: str) -> str:
+    """A consumer's ClickHouse SQL user (consumer names allow '-', the SQL identifiers here do not)."""
+    return consumer.replace("-", "_")
 
-STANDARD_TAG_KEYS = ("project", "environment", "managed-by")
+
+# -- the whole stack -----------------------------------------------------------------------------
 
 
 def password_problems(password: str) -> list[str]:
@@ -629,9 +670,24 @@ class StackConfig(Settings):
             for k, v in value.items()
             if k in standard and v != standard[k]
         ]
+        problems += [
+            rule(
+                f"is set by the program only (on a service being retired, runbook A8): {LIFECYCLE_TAG!r}",
+                f"remove tags.{LIFECYCLE_TAG} from the stack config",
+                at=[LIFECYCLE_TAG],
+                value=value[LIFECYCLE_TAG],
+            )
+            for _ in [0]
+            if LIFECYCLE_TAG in value
+        ]
         if problems:
             fail(*problems)
         return value
+
+
+# The tag the program puts on a ClickHouse service it is retiring; the protect policy honours it.
+LIFECYCLE_TAG = "lifecycle"
+RETIRING = "retiring"
 
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Shared test helpers: every test runs the real program under the preflight mock harness."""
+"""Shared test helpers: every test runs the real program under the mock harness (tools.harness)."""
 
 from __future__ import annotations
 

@@ -151,10 +151,15 @@ def test_serving_the_restore_switches_sql_users_and_consumers() -> None:
         assert user.inputs["connection"]["value"]["host"] == host
 
 
-def test_retiring_the_primary_leaves_only_the_restored_service() -> None:
-    run = run_ok("prod", _restore(serve=True, retirePrimary=True))
-    assert [r.name for r in run.of_type(SERVICE)] == ["warehouse-restore"]
-    assert run.outputs["clickhouse_service_id"] == run.named("warehouse-restore").id
+def test_retiring_the_primary_by_config_unprotect_then_remove() -> None:
+    unprotect = run_ok("prod", _restore(serve=True, primary="unprotect"))
+    old = unprotect.named("warehouse-service")
+    assert not old.protect and old.inputs["tags"]["lifecycle"] == "retiring"
+    assert unprotect.named("warehouse-restore").protect
+    assert "lifecycle" not in unprotect.named("warehouse-restore").inputs["tags"]
+    removed = run_ok("prod", _restore(serve=True, primary="remove"))
+    assert [r.name for r in removed.of_type(SERVICE)] == ["warehouse-restore"]
+    assert removed.outputs["clickhouse_service_id"] == removed.named("warehouse-restore").id
 
 
 def test_gcp_defaults_to_a_gcp_region() -> None:

@@ -376,3 +376,21 @@ def test_pipeline_state_with_eviction_is_blocked() -> None:
     # The cache rule does not apply to it, and the state rule not to a cache.
     assert hand_built("redis-eviction-enabled", REDIS, {"eviction": False}, type_chain=chain) == []
     assert hand_built("redis-state-no-eviction", REDIS, {"eviction": True}) == []
+
+
+def test_only_a_service_the_program_is_retiring_may_be_unprotected_in_prod() -> None:
+    dw = stack_value("prod", "dataWarehouse")
+    dw["restore"] = {
+        "backupId": "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10",
+        "serviceName": "salla-analytics-prod-r1",
+    }
+    assert (
+        findings(
+            "prod",
+            {"dataWarehouse": {**dw, "restore": {**dw["restore"], "serve": True, "primary": "unprotect"}}},
+        )
+        == []
+    )
+    # Without the program's tag, an unprotected prod service is still blocked.
+    found = hand_built("data-stores-protected", SERVICE, {"tags": {"lifecycle": "active"}})
+    assert [f.policy for f in found] == ["data-stores-protected"]

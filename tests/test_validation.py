@@ -144,9 +144,13 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
     "retire before serving": (
         lambda: _with(
             "dataWarehouse",
-            restore={"backupId": BACKUP, "serviceName": "salla-analytics-dev-r1", "retirePrimary": True},
+            restore={"backupId": BACKUP, "serviceName": "salla-analytics-dev-r1", "primary": "remove"},
         ),
-        ["dataWarehouse.restore.retirePrimary = true: is only allowed once the restored service serves"],
+        ['dataWarehouse.restore.primary = "remove": is only allowed once the restored service serves'],
+    ),
+    "lifecycle tag": (
+        lambda: {"tags": {"lifecycle": "retiring"}},
+        [f'{P}tags.lifecycle = "retiring": is set by the program only'],
     ),
     "topic without the stack": (
         lambda: _topics([{"name": "cdc", "endpoints": [URL]}, {"name": "cdc-prod", "endpoints": [URL]}]),
@@ -396,3 +400,28 @@ def test_a_string_number_is_one_problem() -> None:
     assert report.startswith("stack 'prod' has 1 configuration problem:")
     assert f'{P}dataWarehouse.backup.periodHours = "24": must be a whole number' in report
     assert "pulumi config set --path 'dataWarehouse.backup.periodHours' 24 --stack prod" in report
+
+
+def test_rules_that_quote_a_value_are_withheld_under_a_secret_key() -> None:
+    # Under a key the engine reports as secret, neither the value nor a rule or fix derived from
+    # it appears (the host-bits hint would otherwise spell the network out).
+    dw = stack_value("dev", "dataWarehouse")
+    dw["ipAllowList"] = ["10.77.66.5/24"]
+    topics = {"topics": [{"name": "secret-topic-xyz", "endpoints": [URL]}]}
+    report = config_error("dev", {"dataWarehouse": harness.Secret(dw), "messaging": harness.Secret(topics)})
+    assert f"{P}dataWarehouse.ipAllowList[0] = <redacted>: is not a valid IP address or CIDR block" in report
+    assert f"{P}messaging.topics[0].name = <redacted>: must carry the stack name 'dev'" in report
+    for leaked in ("10.77.66", "secret-topic-xyz"):
+        assert leaked not in report
+    # The same problems under plain keys keep their precise hints.
+    plain = config_error("dev", {"dataWarehouse": dw, "messaging": topics})
+    assert "did you mean 10.77.66.0/24?" in plain and "rename it, e.g. secret-topic-xyz-dev" in plain
+
+
+def test_a_consumer_cannot_take_over_the_admin_user() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["default"] = {"clickhouse": "read"}
+    report = config_error("dev", {"consumers": consumers})
+    assert (
+        f'{P}consumers.default = "default": is reserved: its SQL user would be the ClickHouse admin' in report
+    )

@@ -17,14 +17,20 @@ from pulumi_policy import (
 from .types import CLICKHOUSE_SERVICE, REDIS_DATABASE, TAGGABLE
 
 DATA_STORES = frozenset({CLICKHOUSE_SERVICE, REDIS_DATABASE})
+# Set by the program (only it may: settings refuse it in `tags`) on a service it is retiring.
+LIFECYCLE_TAG, RETIRING = "lifecycle", "retiring"
 STANDARD_TAGS = ("project", "environment", "managed-by")
 
 
 def validate_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in DATA_STORES or not args.get_config().get("requireProtect", False):
         return
-    if not args.opts.protect:
-        report("Production data store must be protected against deletion (protect: true).", None)
+    if args.opts.protect:
+        return
+    tags = args.props.get("tags")
+    if isinstance(tags, Mapping) and tags.get(LIFECYCLE_TAG) == RETIRING:
+        return  # the program is retiring it (DR runbook A8): the plan shows the tag and the delete
+    report("Production data store must be protected against deletion (protect: true).", None)
 
 
 def _tags(args: ResourceValidationArgs) -> dict[str, Any]:
