@@ -76,11 +76,10 @@ class DataWarehouse(pulumi.ComponentResource):
         self.host = served.endpoints.apply(_https_host)
         self.https_port = served.endpoints.apply(_https_port)
         self.service_id = served.id
-        self.admin_connection: pulumi.Output[Connection] = pulumi.Output.secret(
-            pulumi.Output.all(self.host, self.https_port, args.admin_password).apply(
-                lambda parts: Connection(host=parts[0], port=parts[1], username="default", password=parts[2])
-            )
-        )
+        # Secret: it holds the admin password, itself a secret Output (settings hand secrets out so).
+        self.admin_connection: pulumi.Output[Connection] = pulumi.Output.all(
+            self.host, self.https_port, args.admin_password
+        ).apply(lambda parts: Connection(host=parts[0], port=parts[1], username="default", password=parts[2]))
         self.register_outputs(
             {"host": self.host, "https_port": self.https_port, "service_id": self.service_id}
         )

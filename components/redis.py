@@ -15,7 +15,7 @@ from .urls import credential_url
 
 @dataclass(frozen=True)
 class RedisAccess:
-    """What a client needs: the rediss:// URL and the REST endpoint with its tokens (secrets)."""
+    """What a client needs: the rediss:// URL and the REST endpoint with its tokens (secret Outputs)."""
 
     url: pulumi.Output[str]
     rest_url: pulumi.Output[str]
@@ -49,10 +49,11 @@ def redis_database(
     url = pulumi.Output.all(database.password, database.endpoint, database.port).apply(
         lambda parts: credential_url("rediss", "default", *parts)
     )
+    # The provider returns password and tokens as secrets: the URL built from them is one too.
     access = RedisAccess(
-        url=pulumi.Output.secret(url),
+        url=url,
         rest_url=pulumi.Output.concat("https://", database.endpoint),
-        rest_token=pulumi.Output.secret(database.rest_token),
-        read_only_rest_token=pulumi.Output.secret(database.read_only_rest_token),
+        rest_token=database.rest_token,
+        read_only_rest_token=database.read_only_rest_token,
     )
     return database, access

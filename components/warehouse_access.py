@@ -103,9 +103,8 @@ class WarehouseAccess(pulumi.ComponentResource):
                 connection=connection,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[grants[settings.clickhouse]]),
             )
-            self.urls[consumer] = pulumi.Output.secret(
-                pulumi.Output.all(user.name, password.result, args.host, args.https_port).apply(
-                    lambda parts: credential_url("https", *parts) + f"/{args.database}"
-                )
-            )
+            # Secret: built from the password, which the random provider returns as a secret.
+            self.urls[consumer] = pulumi.Output.all(
+                user.name, password.result, args.host, args.https_port
+            ).apply(lambda parts: credential_url("https", *parts) + f"/{args.database}")
         self.register_outputs({"roles": self.roles})

@@ -103,12 +103,13 @@ def export_contract(
         "qstash_current_signing_key": src.qstash_current_signing_key,
         "qstash_next_signing_key": src.qstash_next_signing_key,
         "qstash_topics": src.qstash_topics,
-        "consumer_env": pulumi.Output.secret(envs),
+        "consumer_env": envs,
     }
     for output, (consumer, access) in SEED_CONSUMERS.items():
         declared = consumers.get(consumer)
         if declared is not None and declared.clickhouse == access:
             values[output] = src.clickhouse_urls[consumer]
+    # The one place that decides what is secret in the outputs: the table above.
     for name, value in values.items():
-        pulumi.export(name, value)
+        pulumi.export(name, pulumi.Output.secret(value) if OUTPUTS[name] else value)
     return envs

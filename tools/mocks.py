@@ -175,6 +175,12 @@ class RecordingMonitor(MockMonitor):
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
+        # What the engine does and the SDK's mock monitor does not: outputs named in
+        # additional_secret_outputs come back secret (e.g. a Redis password, a random password).
+        plain = json_format.MessageToDict(response.object)
+        for key in request.additionalSecretOutputs:
+            if key in plain and not rpc.is_rpc_secret(plain[key]):
+                response.object.fields[key].struct_value.update(rpc.wrap_rpc_secret(plain[key]))
         urn = self.make_urn(request.parent, request.type, request.name)
         registered = self.resources.get(urn)
         inputs = rpc.deserialize_properties(request.object)
