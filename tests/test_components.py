@@ -101,7 +101,7 @@ def test_prod_service_has_backups_and_explicit_allow_list(prod: ProgramRun) -> N
     assert i["backupConfiguration"] == {"backupPeriodInHours": 24, "backupRetentionPeriodInHours": 168}
     assert i["idleScaling"] is False and "idleTimeoutMinutes" not in i
     sources = [a["source"] for a in i["ipAccesses"]]
-    assert sources == ["203.0.113.10/32", "198.51.100.0/28", "192.0.2.0/29"]
+    assert sources == ["203.0.113.10/32", "198.51.100.0/28", "192.0.2.0/29", "192.0.2.64/28"]
     assert all(a["description"] for a in i["ipAccesses"])
 
 

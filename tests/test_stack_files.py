@@ -56,3 +56,9 @@ def test_stacks_use_the_kms_secrets_provider(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     stack = path.name.split(".")[1]
     assert data["secretsprovider"] == f"awskms://alias/salla-analytics-pulumi-{stack}?region=us-east-1"
+
+
+def test_prod_allow_list_admits_the_deploy_runner() -> None:
+    # The SQL step of `pulumi up` (clickhouse_sql) reaches port 8443 from the deploy runner.
+    entries = _config("prod")["salla-analytics-infra:dataWarehouse"]["ipAllowList"]
+    assert [e for e in entries if "PROD_DEPLOY_RUNNER" in e["description"]]
