@@ -20,7 +20,6 @@ import pytest
 from clickhouse_connect.driver._backend.httpcommon import build_http_error
 from clickhouse_connect.driver.exceptions import DatabaseError
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import UNKNOWN
 
 from clickhouse_sql import client, statements
@@ -34,6 +33,7 @@ from clickhouse_sql.provider import (
     UserProvider,
 )
 from clickhouse_sql.statements import Query
+from tools.sdk_internals import serialize_provider
 
 chdb_query: Callable[..., Any] = chdb.query  # chdb.query is untyped
 

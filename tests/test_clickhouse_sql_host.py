@@ -16,12 +16,12 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 import pytest
 from google.protobuf import struct_pb2
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from clickhouse_sql.client import open_clickhouse
 from clickhouse_sql.provider import DatabaseProvider, SqlProvider, UserProvider
 from tests.test_clickhouse_sql_transport import ADMIN_PASSWORD, Loopback, loopback
+from tools.sdk_internals import serialize_provider
 
 __all__ = ["loopback"]  # the fixture, shared with the transport tests
 

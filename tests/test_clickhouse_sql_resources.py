@@ -11,11 +11,11 @@ from typing import Any
 import dill  # type: ignore[import-untyped]
 import pulumi
 import pytest
-from google.protobuf import json_format
-from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import rpc
 
 from clickhouse_sql import Connection, Database, Grant, Role, User
 from clickhouse_sql.provider import DatabaseProvider, GrantProvider, RoleProvider, UserProvider
+from tools.mocks import PlatformMocks, RecordingMonitor, Registration
 
 ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
 HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
@@ -28,48 +28,23 @@ SECRETS = [ADMIN_PASSWORD, APP_HEX, PIPELINE_HEX, AI_HEX]
 runtime_test: Callable[[Callable[[], Any]], Callable[[], None]] = pulumi.runtime.test
 
 
-class EchoMocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        return f"{args.name}-id", dict(args.inputs)
+class Recording(RecordingMonitor):
+    """The project's recording monitor (tools.mocks), indexed by resource name."""
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-class RecordingMonitor(mocks.MockMonitor):
-    """The mock monitor, keeping every RegisterResource request (its options included)."""
-
-    def __init__(self, platform: pulumi.runtime.Mocks) -> None:
-        super().__init__(platform)
-        self.requests: dict[str, Any] = {}
-
-    def RegisterResource(self, request: Any) -> Any:
-        if request.type != "pulumi:pulumi:Stack":
-            self.requests[request.name] = request
-        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
-
-
-def wire(request: Any) -> dict[str, Any]:
-    as_dict: dict[str, Any] = json_format.MessageToDict(request.object)
-    return as_dict
-
-
-def secret_inputs(request: Any) -> set[str]:
-    return {
-        key
-        for key, value in wire(request).items()
-        if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
-    }
+    @property
+    def requests(self) -> dict[str, Registration]:
+        return {r.name: r for r in self.registrations}
 
 
 @pytest.fixture
-def monitor() -> Iterator[RecordingMonitor]:
-    platform = EchoMocks()
-    recording = RecordingMonitor(platform)
-    settings.set_root_resource(None)  # type: ignore[arg-type]
-    mocks.set_mocks(platform, project="salla-analytics-infra", stack="test", preview=False, monitor=recording)
+def monitor() -> Iterator[Recording]:
+    platform = PlatformMocks()
+    recording = Recording(platform)
+    pulumi.runtime.reset_options(project="salla-analytics-infra", stack="test", preview=False)
+    pulumi.runtime.set_mocks(
+        platform, project="salla-analytics-infra", stack="test", preview=False, monitor=recording
+    )
     yield recording
-    settings.set_root_resource(None)  # type: ignore[arg-type]
 
 
 def admin_connection() -> pulumi.Output[Connection]:
@@ -100,7 +75,7 @@ def declare_stack(database_opts: pulumi.ResourceOptions | None = None) -> None:
         User(user, name=user, password_sha256_hex=password_hex, default_role=role.name, connection=connection)
 
 
-def test_registrations_types_secrets_and_options(monitor: RecordingMonitor) -> None:
+def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
     @runtime_test
     def program() -> None:
         declare_stack(pulumi.ResourceOptions(additional_secret_outputs=["name"], retain_on_delete=False))
@@ -123,21 +98,23 @@ def test_registrations_types_secrets_and_options(monitor: RecordingMonitor) -> N
         expected = {"connection", "__provider"}
         if request.type.endswith(":User"):
             expected.add("password_sha256_hex")
-        assert secret_inputs(request) == expected, name
+        if request.type.endswith(":Grant"):
+            expected.add("database")  # the database's name: an output this test made secret
+        assert request.secret_inputs == expected, name
     # The options: ours merged over the caller's (lists concatenated, our flags win).
     db = requests["analytics"]
-    assert list(db.additionalSecretOutputs) == ["name", "connection"]
-    assert db.retainOnDelete is True
+    assert list(db.additional_secret_outputs) == ["name", "connection"]
+    assert db.retain_on_delete is True
     for user in ("app", "data_pipeline", "ai"):
-        assert requests[user].deleteBeforeReplace is True
-        assert list(requests[user].additionalSecretOutputs) == [
+        assert requests[user].delete_before_replace is True
+        assert list(requests[user].additional_secret_outputs) == [
             "connection",
             "password_sha256_hex",
             "previous_password_sha256_hex",
         ]
     for name in ("analytics_read", "analytics_write", "read", "write"):
-        assert list(requests[name].additionalSecretOutputs) == ["connection"]
-        assert requests[name].deleteBeforeReplace is False and requests[name].retainOnDelete is False
+        assert list(requests[name].additional_secret_outputs) == ["connection"]
+        assert requests[name].delete_before_replace is False and requests[name].retain_on_delete is False
     # Inputs as the provider will receive them (privileges normalised at construction).
     write = mocks_inputs(requests["write"])
     assert write["privileges"] == ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"]
@@ -153,11 +130,11 @@ def test_registrations_types_secrets_and_options(monitor: RecordingMonitor) -> N
     }
 
 
-def mocks_inputs(request: Any) -> dict[str, Any]:
-    return {k: rpc.unwrap_rpc_secret(v) for k, v in rpc.deserialize_properties(request.object).items()}
+def mocks_inputs(request: Registration) -> dict[str, Any]:
+    return {k: rpc.unwrap_rpc_secret(v) if rpc.is_rpc_secret(v) else v for k, v in request.inputs.items()}
 
 
-def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: RecordingMonitor) -> None:
+def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: Recording) -> None:
     @runtime_test
     def program() -> None:
         declare_stack()
@@ -178,7 +155,7 @@ def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: Recordin
         assert vars(provider) == {"_executor_factory": None}
 
 
-def test_user_outputs_include_the_previous_hash_slot(monitor: RecordingMonitor) -> None:
+def test_user_outputs_include_the_previous_hash_slot(monitor: Recording) -> None:
     @runtime_test
     def program() -> pulumi.Output[Any]:
         user = User(
@@ -196,7 +173,7 @@ def test_user_outputs_include_the_previous_hash_slot(monitor: RecordingMonitor) 
         return pulumi.Output.all(user.name, user.default_role, user.previous_password_sha256_hex).apply(check)
 
     program()
-    assert "previous_password_sha256_hex" not in wire(monitor.requests["app"])  # an output only
+    assert "previous_password_sha256_hex" not in monitor.requests["app"].wire_inputs  # an output only
 
 
 @pytest.mark.parametrize(
@@ -223,7 +200,7 @@ def test_user_outputs_include_the_previous_hash_slot(monitor: RecordingMonitor) 
     ],
 )
 def test_literal_inputs_are_validated_at_construction(
-    monitor: RecordingMonitor, construct: Callable[[pulumi.Output[Connection]], Any], message: str
+    monitor: Recording, construct: Callable[[pulumi.Output[Connection]], Any], message: str
 ) -> None:
     @runtime_test
     def program() -> None:
