@@ -58,7 +58,7 @@ policy/.venv/.installed: policy/requirements.txt constraints.txt
 
 policy-venv: policy/.venv/.installed ## the policy pack's own virtualenv (what `pulumi preview --policy-pack policy` uses)
 
-bootstrap: ## once per AWS account: the S3 state bucket + KMS key (bootstrap/, local backend; docs/state-backend.md)
+bootstrap: ## once per AWS account: state bucket, per-stack KMS keys, CI IAM policies (bootstrap/; docs/state-backend.md)
 	cd bootstrap && mkdir -p .state && \
 	export PULUMI_BACKEND_URL='$(BOOTSTRAP_BACKEND)' PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}" && \
 	$(PULUMI) install && \
