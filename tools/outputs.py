@@ -200,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
     parser.add_argument("--consumer", help="the consumer whose variables to write, e.g. app")
     parser.add_argument("--format", choices=FORMATS, default="dotenv", help="file format (default dotenv)")
-    parser.add_argument("--out", type=Path, help="destination (default outputs/<stack>-<consumer>.env or .json)")
+    parser.add_argument(
+        "--out", type=Path, help="destination (default outputs/<stack>-<consumer>.env or .json)"
+    )
     return parser
 
 
