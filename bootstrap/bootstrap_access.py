@@ -53,7 +53,6 @@ BOOKKEEPING = ".pulumi"
 # The DIY backend's organization segment of lock paths is always "organization".
 DIY_ORGANIZATION = "organization"
 META = f"{BOOKKEEPING}/meta.yaml"
-PURPOSES = ("deploy", "preview")
 
 S3_OBJECT_RW = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
 

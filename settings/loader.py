@@ -18,6 +18,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from .credentials import missing_credentials
 from .errors import ConfigErrors, ConfigProblem, Loc, dotted, problems_of
 from .models import Cache, Consumer, Messaging, PipelineState, StackConfig, Warehouse, standard_tags
+from .source import read_config
 
 SECTIONS = {name: info.alias or name for name, info in StackConfig.model_fields.items()}
 SECRET_KEYS = tuple(
@@ -38,8 +39,6 @@ class Secrets:
 
 @dataclass(frozen=True)
 class StackSettings:
-    project: str
-    stack: str
     warehouse: Warehouse
     cache: Cache
     pipeline_state: PipelineState
@@ -140,16 +139,14 @@ def validate(
         return None, problems_of(exc, explain)
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
+def load_settings() -> StackSettings:
     """The current stack's settings; raises ConfigErrors (a RunError) listing every problem."""
-    from .source import read_config
-
     project, stack = pulumi.get_project(), pulumi.get_stack()
     raw = read_config(project, STRUCTURED_KEYS)
     config, problems = validate(raw.values, project=project, stack=stack, secret_keys=raw.secret_keys)
     vercel = config is not None and any(c.vercel for c in config.consumers.values())
     providers = ("clickhouse", "upstash", "vercel") if vercel else ("clickhouse", "upstash")
-    problems += missing_credentials(os.environ if environ is None else environ, stack, providers=providers)
+    problems += missing_credentials(os.environ, stack, providers=providers)
     if problems or config is None:
         raise ConfigErrors(stack, problems)
 
@@ -157,8 +154,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
         return pulumi.Output.secret(value.get_secret_value())
 
     return StackSettings(
-        project=project,
-        stack=stack,
         warehouse=config.data_warehouse,
         cache=config.cache,
         pipeline_state=config.pipeline_state,

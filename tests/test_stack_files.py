@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,39 @@ import pytest
 import yaml
 
 from tools.harness import ROOT
-from tools.stack_files import plaintext_secrets
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+# Config keys whose values are credentials wherever they appear.
+SECRET_KEY_PATTERN = re.compile(r"(password|token|secret|apikey|api_key|signingkey|private)", re.I)
+
+
+def plaintext_secrets(config: dict[str, Any]) -> list[str]:
+    """Keys of a stack's `config:` map that hold a credential in plaintext.
+
+    A secret is fine only as `{secure: <ciphertext>}` (what `pulumi config set --secret`
+    writes). Nested maps are searched too, so `dataWarehouse.password: x` is caught.
+    """
+    found: list[str] = []
+
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, dict):
+            if set(value) == {"secure"}:
+                return
+            for k, v in value.items():
+                walk(f"{path}.{k}" if path else str(k), v)
+            return
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(f"{path}[{i}]", item)
+            return
+        leaf = re.sub(r"(\[\d+\])+$", "", path).rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+        if SECRET_KEY_PATTERN.search(leaf) and value not in (None, ""):
+            found.append(path)
+
+    for key, value in config.items():
+        walk(key, value)
+    return found
 
 
 def test_both_stacks_are_committed() -> None:
@@ -31,10 +62,12 @@ def test_plaintext_secret_detector_catches_secrets_and_accepts_ciphertext() -> N
         "clickhouse:tokenSecret": {"secure": "v1:def"},
         "salla-analytics-infra:dataWarehouse": {"serviceName": "x", "adminPassword": "oops"},
         "salla-analytics-infra:qstashToken": "",
+        "salla-analytics-infra:consumers": {"app": {"vercel": [{"apiToken": "in-a-list"}]}},
     }
     assert plaintext_secrets(config) == [
         "salla-analytics-infra:clickhouseAdminPassword",
         "salla-analytics-infra:dataWarehouse.adminPassword",
+        "salla-analytics-infra:consumers.app.vercel[0].apiToken",
     ]
 
 

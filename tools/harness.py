@@ -38,6 +38,7 @@ from .mocks import (
     RecordingMonitor,
     Registration,
 )
+from .project import PROJECT, ROOT
 
 __all__ = [
     "CLICKHOUSE_PROVIDER",
@@ -61,9 +62,7 @@ __all__ = [
     "run_program",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
-PROJECT = "salla-analytics-infra"
 
 # Placeholder values for what a stack file never holds in plaintext. They satisfy the
 # validation rules (the password meets the complexity rule) and are obviously fake.

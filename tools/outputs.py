@@ -36,8 +36,8 @@ from typing import Final, Literal, get_args
 
 import yaml
 
-ROOT: Final = Path(__file__).resolve().parent.parent
-PROJECT: Final = "salla-analytics-infra"
+from tools.project import PROJECT, ROOT
+
 DEFAULT_DIR: Final = ROOT / "outputs"
 
 Format = Literal["dotenv", "json"]
