@@ -73,15 +73,18 @@ def cidr_problem(source: str) -> str | None:
 
 
 def _cidr(value: str) -> str:
-    if why := cidr_problem(value.strip()):
+    """The canonical text of a valid CIDR/IP ('10.0.0.1' -> '10.0.0.1/32'); its problem otherwise."""
+    source = value.strip()
+    if why := cidr_problem(source):
         fail(
             rule(
                 why,
                 "use CIDR notation such as 203.0.113.0/24",
+                value=source,
                 safe_rule="is not a valid IP address or CIDR block (without host bits)",
             )
         )
-    return str(ipaddress.ip_network(value.strip(), strict=True))
+    return str(ipaddress.ip_network(source, strict=True))
 
 
 def _resource_name(example: str) -> AfterValidator:
@@ -232,17 +235,7 @@ class IpAccess(Settings):
                     value=description,
                 )
             )
-        cidr = str(value["cidr"]).strip()
-        if why := cidr_problem(cidr):
-            fail(
-                rule(
-                    why,
-                    "use CIDR notation such as 203.0.113.0/24",
-                    value=cidr,
-                    safe_rule="is not a valid IP address or CIDR block (without host bits)",
-                )
-            )
-        return {"cidr": str(ipaddress.ip_network(cidr, strict=True)), "description": description.strip()}
+        return {"cidr": _cidr(str(value["cidr"])), "description": description.strip()}
 
 
 class Restore(Settings):
@@ -417,14 +410,16 @@ class Warehouse(Settings):
 class RedisDatabase(Settings):
     """What every Upstash Redis database of the stack has (global database, TLS always on)."""
 
-    database_name: Annotated[str, _resource_name("salla-cache-dev")] = Field(examples=["salla-cache-dev"])
+    database_name: Annotated[str, _resource_name("salla-cache-dev, salla-pipeline-dev")] = Field(
+        examples=["salla-cache-dev"]
+    )
     primary_region: UpstashRegion = Field("us-east-1", examples=["us-east-1"])
     read_regions: list[str] = Field(default_factory=list)
     # Required: unset, the provider's Check fills in USD 20/month, after which Upstash throttles.
     budget: Annotated[
         int, _at_least(1, "must be a positive number of USD per month", SET_EXAMPLE.format("50"))
     ] = Field(examples=[50])
-    ip_allow_list: list[Cidr] = Field(default_factory=list)
+    ip_allow_list: Annotated[list[Cidr], _no_duplicates()] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _read_regions(self) -> RedisDatabase:

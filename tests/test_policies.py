@@ -12,7 +12,7 @@ import pytest
 
 from policy.guardrails import POLICIES
 from tests.helpers import config_error, run_ok, stack_value
-from tools.harness import DELETE, Registration
+from tools.harness import DELETE, REDIS, SERVICE, TOPIC, Registration
 from tools.policy_eval import (
     Finding,
     PolicyConfigError,
@@ -76,10 +76,6 @@ def _prod_dw(**changes: Any) -> dict[str, Any]:
         else:
             dw[key] = value
     return {"dataWarehouse": dw}
-
-
-SERVICE = "clickhouse:index/service:Service"
-REDIS = "upstash:index/redisDatabase:RedisDatabase"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -251,7 +247,7 @@ def test_required_tags_reads_provider_default_tags() -> None:
 
 
 def test_qstash_endpoints_https() -> None:
-    topic = "upstash:index/qStashTopicV2:QStashTopicV2"
+    topic = TOPIC
     assert hand_built("qstash-endpoints-https", topic, {"endpoints": ["https://a.example/q"]}) == []
     found = hand_built("qstash-endpoints-https", topic, {"endpoints": ["http://a.example/q", "ftp://x"]})
     assert [f.message for f in found] == [
@@ -297,7 +293,7 @@ def test_qstash_v2_topics_are_allowed(dev: Any) -> None:
         ("redis-budget-cap", REDIS, {"budget": "3eeb2bf0-c639-47a8-9e75-3b44932eb421"}),
         (
             "qstash-endpoints-https",
-            "upstash:index/qStashTopicV2:QStashTopicV2",
+            TOPIC,
             {"endpoints": [UNKNOWN_STRING]},
         ),
     ],

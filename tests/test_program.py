@@ -8,7 +8,15 @@ import pytest
 
 from stack.contract import OUTPUTS
 from tests.helpers import run_ok
-from tools.harness import PLACEHOLDER_SECRETS, REDIS, SERVICE, ProgramRun
+from tools.harness import (
+    CLICKHOUSE_PROVIDER,
+    PLACEHOLDER_SECRETS,
+    REDIS,
+    SERVICE,
+    TOPIC,
+    UPSTASH_PROVIDER,
+    ProgramRun,
+)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -16,8 +24,8 @@ def test_resource_set(stack: str) -> None:
     run = run_ok(stack)
     assert Counter(r.type for r in run.resources) == Counter(
         {
-            "pulumi:providers:clickhouse": 1,
-            "pulumi:providers:upstash": 1,
+            CLICKHOUSE_PROVIDER: 1,
+            UPSTASH_PROVIDER: 1,
             "salla:analytics:DataWarehouse": 1,
             "salla:analytics:WarehouseAccess": 1,
             "salla:analytics:ServerlessCache": 1,
@@ -25,7 +33,7 @@ def test_resource_set(stack: str) -> None:
             "salla:analytics:AsyncMessaging": 1,
             SERVICE: 1,
             REDIS: 2,
-            "upstash:index/qStashTopicV2:QStashTopicV2": 2,
+            TOPIC: 2,
             "pulumi-python:dynamic/clickhouse:Database": 1,
             "pulumi-python:dynamic/clickhouse:Role": 2,
             "pulumi-python:dynamic/clickhouse:Grant": 2,
