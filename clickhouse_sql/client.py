@@ -28,10 +28,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
-import clickhouse_connect
-from clickhouse_connect.driver.exceptions import Error as DriverError
-from clickhouse_connect.driver.exceptions import OperationalError
-
 from clickhouse_sql.statements import Query
 
 ALLOW_LIST_HINT = (
@@ -100,8 +96,22 @@ def error_code(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def failures() -> tuple[type[Exception], ...]:
+    """What an executor raises when a statement or the connection fails.
+
+    The driver is imported here, not at module level: the program itself (and `make validate`)
+    only declares these resources; the driver is needed where the provider runs SQL.
+    """
+    from clickhouse_connect.driver.exceptions import Error as DriverError
+
+    return (DriverError, ClickHouseUnreachableError, ConnectionError, TimeoutError)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for "cannot reach the service (yet)": transport errors and gateway statuses, no SQL error."""
+    from clickhouse_connect.driver.exceptions import Error as DriverError
+    from clickhouse_connect.driver.exceptions import OperationalError
+
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
     if error_code(exc) is not None:
@@ -148,6 +158,8 @@ class ClickHouseExecutor:
 
 def open_clickhouse(connection: Connection, *, secure: bool = True) -> ClickHouseExecutor:
     """One client to `connection` (HTTPS unless told otherwise; opening it already queries the server)."""
+    import clickhouse_connect
+
     client = clickhouse_connect.get_client(
         host=connection["host"],
         port=int(connection["port"]),
@@ -240,10 +252,6 @@ def clean_error(
     return ClickHouseSQLError(f"{label}: {verb} failed: {text}", None)
 
 
-# What an executor raises when a statement or the connection fails (driver errors wrap transport ones).
-FAILURES = (DriverError, ClickHouseUnreachableError, ConnectionError, TimeoutError)
-
-
 class Session:
     """Statements for one object over one executor; failures become `clean_error`s."""
 
@@ -258,7 +266,7 @@ class Session:
         for sql in statements:
             try:
                 self._executor.command(sql)
-            except FAILURES as exc:
+            except failures() as exc:
                 raise clean_error(
                     exc, self._label, statement_verb(sql), self._connection, self._secrets
                 ) from None
@@ -266,7 +274,7 @@ class Session:
     def rows(self, query: Query) -> list[tuple[Any, ...]]:
         try:
             return self._executor.query(query.sql, query.parameters)
-        except FAILURES as exc:
+        except failures() as exc:
             verb = "reading " + query.sql.split(" FROM ", 1)[-1].split()[0]
             raise clean_error(exc, self._label, verb, self._connection, self._secrets) from None
 
@@ -283,7 +291,7 @@ def session(
     """
     try:
         executor = factory(connection)
-    except FAILURES as exc:
+    except failures() as exc:
         raise clean_error(exc, label, "connecting", connection, secrets) from None
     try:
         yield Session(executor, label, connection, secrets)
