@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -159,14 +160,18 @@ def _uuid(value: str) -> str:
     return value
 
 
-def _no_duplicates() -> AfterValidator:
+def _no_duplicates(key: Callable[[Any], Any] = lambda value: value) -> AfterValidator:
+    """Every entry listed once (compared by `key`); each repeat is reported at its index."""
+
     def check(values: list[Any]) -> list[Any]:
         seen: set[Any] = set()
         problems = []
         for i, value in enumerate(values):
-            if value in seen:
-                problems.append(rule("is listed twice", "remove the duplicate entry", at=[i], value=value))
-            seen.add(value)
+            if key(value) in seen:
+                problems.append(
+                    rule("is listed twice", "remove the duplicate entry", at=[i], value=key(value))
+                )
+            seen.add(key(value))
         if problems:
             fail(*problems)
         return values
@@ -278,18 +283,6 @@ class Backup(Settings):
     ] = Field(examples=[168])
 
 
-def _allow_list(entries: list[IpAccess]) -> list[IpAccess]:
-    seen: set[str] = set()
-    problems = []
-    for i, entry in enumerate(entries):
-        if entry.cidr in seen:
-            problems.append(rule("is listed twice", "remove the duplicate entry", at=[i], value=entry.cidr))
-        seen.add(entry.cidr)
-    if problems:
-        fail(*problems)
-    return entries
-
-
 class Warehouse(Settings):
     """dataWarehouse: the ClickHouse Cloud service."""
 
@@ -298,7 +291,9 @@ class Warehouse(Settings):
     )
     cloud_provider: Literal["aws", "gcp", "azure"] = Field("aws", examples=["aws"])
     region: str | None = Field(None, validate_default=True, examples=["us-east-1"])
-    ip_allow_list: Annotated[list[IpAccess], AfterValidator(_allow_list)] = Field(default_factory=list)
+    ip_allow_list: Annotated[list[IpAccess], _no_duplicates(key=lambda entry: entry.cidr)] = Field(
+        default_factory=list
+    )
     idle_scaling: bool | None = Field(None, examples=[True])
     idle_timeout_minutes: (
         Annotated[

@@ -25,6 +25,8 @@ import pulumi
 import pulumi.runtime
 import yaml
 
+from settings.credentials import PROVIDER_ENVIRONMENT
+
 from .mocks import (
     CLICKHOUSE_PROVIDER,
     KMS_ALIAS,
@@ -72,14 +74,11 @@ PLACEHOLDER_SECRETS: dict[str, str] = {
     f"{PROJECT}:qstashCurrentSigningKey": "sig_placeholder_current",
     f"{PROJECT}:qstashNextSigningKey": "sig_placeholder_next",
 }
-# What the providers read from the environment (settings.credentials), as placeholders.
+# What the providers read from the environment (the program's own list), as placeholders.
 PLACEHOLDER_ENV: dict[str, str] = {
-    "CLICKHOUSE_ORG_ID": "00000000-0000-0000-0000-000000000000",
-    "CLICKHOUSE_TOKEN_KEY": "placeholder-token-key",
-    "CLICKHOUSE_TOKEN_SECRET": "placeholder-token-secret",
-    "UPSTASH_EMAIL": "platform@example.com",
-    "UPSTASH_API_KEY": "placeholder-api-key",
-    "VERCEL_API_TOKEN": "placeholder-vercel-token",
+    name: f"placeholder-{name.lower().replace('_', '-')}"
+    for names in PROVIDER_ENVIRONMENT.values()
+    for name in names
 }
 # Marker for deleting a key through `overrides`.
 DELETE = object()
