@@ -11,7 +11,7 @@ import pulumiverse_clickhouse as clickhouse
 
 from clickhouse_sql import Connection
 from settings import Warehouse
-from settings.models import LIFECYCLE_TAG, RETIRING
+from settings.data_warehouse import LIFECYCLE_TAG, RETIRING
 
 
 def password_sha256_b64(password: str) -> str:
@@ -71,7 +71,7 @@ class DataWarehouse(pulumi.ComponentResource):
             else None
         )
         served = self.restored if restore and restore.serve and self.restored else self.service
-        assert served is not None  # removing the primary requires serve (settings.models.Restore)
+        assert served is not None  # removing the primary requires serve (settings.data_warehouse.Restore)
         self.served = served
         self.host = served.endpoints.apply(_https_host)
         self.https_port = served.endpoints.apply(_https_port)

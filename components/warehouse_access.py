@@ -17,7 +17,7 @@ import pulumi
 import pulumi_random as random
 
 from clickhouse_sql import Connection, Database, Grant, Role, User
-from settings.models import Consumer, sql_user_name
+from settings.consumers import Consumer, sql_user_name
 
 from .urls import credential_url
 

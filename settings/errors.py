@@ -1,6 +1,6 @@
 """Config problems: each names the full key, the bad value, the rule and the fix.
 
-Validation itself is pydantic's (settings.models); this module turns a pydantic ValidationError
+Validation itself is pydantic's (the models in settings/); this module turns a pydantic ValidationError
 into the report a user reads. Rules of this project raise `rule(...)` errors that carry their own
 wording and fix; pydantic's built-in errors are worded here, once. Values are never echoed for a
 config key the engine reports as secret, at any depth below it.

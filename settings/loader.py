@@ -15,10 +15,15 @@ from typing import Any, get_args
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from .async_messaging import Messaging
+from .consumers import Consumer
 from .credentials import missing_credentials
+from .data_warehouse import Warehouse
 from .errors import ConfigErrors, ConfigProblem, Loc, dotted, problems_of
-from .models import Cache, Consumer, Messaging, PipelineState, StackConfig, Warehouse, standard_tags
+from .pipeline_state import PipelineState
+from .serverless_cache import Cache
 from .source import read_config
+from .stack_config import StackConfig, standard_tags
 
 SECTIONS = {name: info.alias or name for name, info in StackConfig.model_fields.items()}
 SECRET_KEYS = tuple(

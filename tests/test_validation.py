@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from policy.guardrails.network import is_open
-from settings.models import cidr_problem
+from settings.rules import cidr_problem
 from tests.helpers import config_error, run_ok, stack_value
 from tools import harness
 from tools.harness import DELETE, SERVICE

@@ -1,0 +1,90 @@
+"""messaging: QStash topics (components.async_messaging)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import (
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from .errors import fail, rule
+from .rules import (
+    HttpsUrl,
+    Settings,
+    no_duplicates,
+    non_empty,
+)
+
+# QStash accepts letters, digits, '-', '_' and '.'.
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Topic(Settings):
+    name: str = Field(examples=["cdc-dev"])
+    endpoints: Annotated[
+        list[HttpsUrl],
+        non_empty(
+            "must be a non-empty list of https URLs",
+            "list the subscriber webhooks, e.g. [https://pipeline.example.com/qstash]",
+        ),
+        no_duplicates(),
+    ]
+
+
+def carries_stack(name: str, stack: str) -> bool:
+    """Whether `stack` is one of the name's '-', '.' or '_' separated parts (cdc-dev, dev.orders)."""
+    return stack in re.split(r"[-._]", name)
+
+
+class Messaging(Settings):
+    """messaging: QStash topics (v2 API) and their subscriber webhooks."""
+
+    topics: Annotated[
+        list[Topic],
+        non_empty(
+            "must be a non-empty list of {name, endpoints}",
+            "e.g. topics: [{name: cdc-dev, endpoints: [https://pipeline.example.com/qstash]}]",
+        ),
+    ]
+
+    @model_validator(mode="after")
+    def _topic_names(self, info: ValidationInfo) -> Messaging:
+        stack = str((info.context or {}).get("stack", ""))
+        seen: set[str] = set()
+        problems = []
+        for i, topic in enumerate(self.topics):
+            at: list[str | int] = ["topics", i, "name"]
+            if stack and not carries_stack(topic.name, stack):
+                problems.append(
+                    rule(
+                        f"must carry the stack name '{stack}': QStash topic names are account-wide, so "
+                        "two stacks with one name would share (and one destroy would delete) a topic",
+                        f"rename it, e.g. {topic.name}-{stack}",
+                        safe_fix=f"rename it so that '{stack}' is one of its '-', '.' or '_' parts",
+                        at=at,
+                        value=topic.name,
+                    )
+                )
+            elif not TOPIC_NAME.match(topic.name):
+                problems.append(
+                    rule(
+                        "must be 1-64 letters, digits, '.', '_' or '-'",
+                        "e.g. cdc-dev",
+                        at=at,
+                        value=topic.name,
+                    )
+                )
+            elif topic.name in seen:
+                problems.append(
+                    rule(
+                        "is used by another topic", "give every topic a unique name", at=at, value=topic.name
+                    )
+                )
+            seen.add(topic.name)
+        if problems:
+            fail(*problems)
+        return self

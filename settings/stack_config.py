@@ -1,0 +1,113 @@
+"""The whole stack: every `salla-analytics-infra:` key of Pulumi.<stack>.yaml, one section a module.
+
+Field rules live next to their field (settings.rules); rules that span fields are model validators. Every
+rule raises `fail(rule(...))` with its own wording and fix, so the report names the key, the value, the rule
+and the fix (settings.errors). Provider catalogs are data in settings.catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from .async_messaging import Messaging
+from .consumers import Consumer, consumer_names
+from .data_warehouse import LIFECYCLE_TAG, Warehouse
+from .errors import fail, rule
+from .pipeline_state import PipelineState
+from .rules import (
+    NonEmpty,
+    Settings,
+)
+from .serverless_cache import Cache
+
+PASSWORD_MIN_LENGTH = 16
+
+
+def password_problems(password: str) -> list[str]:
+    """Complexity rules the ClickHouse admin password misses (empty when it passes)."""
+    checks = [
+        (
+            len(password) >= PASSWORD_MIN_LENGTH,
+            f"at least {PASSWORD_MIN_LENGTH} characters (has {len(password)})",
+        ),
+        (re.search(r"[A-Z]", password), "an uppercase letter"),
+        (re.search(r"[a-z]", password), "a lowercase letter"),
+        (re.search(r"[0-9]", password), "a digit"),
+        (re.search(r"[^A-Za-z0-9]", password), "a symbol"),
+    ]
+    return [what for ok, what in checks if not ok]
+
+
+class StackConfig(Settings):
+    """Every `salla-analytics-infra:` key of Pulumi.<stack>.yaml."""
+
+    data_warehouse: Warehouse
+    cache: Cache
+    pipeline_state: PipelineState
+    messaging: Messaging
+    consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
+    protect: bool = Field(False, examples=[True])
+    tags: dict[str, NonEmpty] = Field(default_factory=dict)
+    clickhouse_admin_password: SecretStr
+    qstash_token: SecretStr
+    qstash_current_signing_key: SecretStr
+    qstash_next_signing_key: SecretStr
+
+    @field_validator(
+        "clickhouse_admin_password", "qstash_token", "qstash_current_signing_key", "qstash_next_signing_key"
+    )
+    @classmethod
+    def _encrypted(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = to_camel(info.field_name or "")
+        fix = f"pulumi config set --secret {{project}}:{key} '<value>' --stack {{stack}}"
+        if not value.get_secret_value().strip():
+            fail(rule("is required (a secret)", fix, value=None))
+        if key not in (info.context or {}).get("secret_keys", ()):
+            fail(rule("is stored in plaintext", "re-set it encrypted: " + fix))
+        if key == "clickhouseAdminPassword" and (missing := password_problems(value.get_secret_value())):
+            fail(rule("does not meet the complexity rule; it needs " + ", ".join(missing), fix))
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _no_standard_tags(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        standard = standard_tags(
+            (info.context or {}).get("project", ""), (info.context or {}).get("stack", "")
+        )
+        problems = [
+            rule(
+                f"is a standard tag set by the program ({standard[k]!r})",
+                f"remove tags.{k} from the stack config",
+                at=[k],
+                value=v,
+            )
+            for k, v in value.items()
+            if k in standard and v != standard[k]
+        ]
+        problems += [
+            rule(
+                f"is set by the program only (on a service being retired, runbook A8): {LIFECYCLE_TAG!r}",
+                f"remove tags.{LIFECYCLE_TAG} from the stack config",
+                at=[LIFECYCLE_TAG],
+                value=value[LIFECYCLE_TAG],
+            )
+            for _ in [0]
+            if LIFECYCLE_TAG in value
+        ]
+        if problems:
+            fail(*problems)
+        return value
+
+
+def standard_tags(project: str, stack: str) -> dict[str, str]:
+    return {"project": project, "environment": stack, "managed-by": "pulumi"}
