@@ -1,7 +1,8 @@
 """load_settings(): the stack's config, validated once, as typed settings (or one clean error).
 
 Every problem of a run is reported together: config problems (pydantic, worded by
-settings.errors) and the provider credentials missing from the environment.
+settings.errors), the provider credentials missing from the environment, and credentials that
+belong to another cloud account than the stack declares (settings.accounts).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, get_args
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from .accounts import account_mismatches, declared_accounts
 from .async_messaging import Messaging
 from .consumers import Consumer
 from .credentials import missing_credentials
@@ -152,6 +154,10 @@ def load_settings() -> StackSettings:
     vercel = config is not None and any(c.vercel for c in config.consumers.values())
     providers = ("clickhouse", "upstash", "vercel") if vercel else ("clickhouse", "upstash")
     problems += missing_credentials(os.environ, stack, providers=providers)
+    # Credentials of another stack's account: refused before any resource is declared.
+    accounts = config.accounts if config is not None else declared_accounts(raw.values.get("accounts"))
+    if accounts is not None:
+        problems += account_mismatches(os.environ, accounts, stack, project=project)
     if problems or config is None:
         raise ConfigErrors(stack, problems)
 

@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from .accounts import Accounts
 from .async_messaging import Messaging
 from .consumers import Consumer, consumer_names
 from .data_warehouse import LIFECYCLE_TAG, Warehouse
@@ -51,6 +52,7 @@ def password_problems(password: str) -> list[str]:
 class StackConfig(Settings):
     """Every `salla-analytics-infra:` key of Pulumi.<stack>.yaml."""
 
+    accounts: Accounts
     data_warehouse: Warehouse
     cache: Cache
     pipeline_state: PipelineState

@@ -25,6 +25,7 @@ import pulumi
 import pulumi.runtime
 import yaml
 
+from settings.accounts import ACCOUNT_ENVIRONMENT
 from settings.credentials import PROVIDER_ENVIRONMENT
 
 from .mocks import (
@@ -59,6 +60,7 @@ __all__ = [
     "ProgramRun",
     "Registration",
     "Secret",
+    "account_env",
     "engine_config",
     "read_stack_config",
     "run_program",
@@ -189,6 +191,22 @@ def engine_config(
     return as_strings, sorted(secret)
 
 
+def account_env(config: Mapping[str, str], project: str = PROJECT) -> dict[str, str]:
+    """CLICKHOUSE_ORG_ID / UPSTASH_EMAIL as the stack's `accounts` block declares them.
+
+    By default a run holds the credentials of the stack's own accounts (as the stack's GitHub
+    environment does); a test passes `env=` to simulate another account's.
+    """
+    try:
+        accounts = json.loads(config.get(f"{project}:accounts", "{}"))
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(accounts, dict):
+        return {}
+    keys = {name: key.rpartition(".")[2] for name, (_, key) in ACCOUNT_ENVIRONMENT.items()}
+    return {name: str(accounts[key]) for name, key in keys.items() if isinstance(accounts.get(key), str)}
+
+
 @contextlib.contextmanager
 def language_host_environment(
     config: dict[str, str], secret_keys: list[str], env: Mapping[str, str]
@@ -230,12 +248,13 @@ def run_program(
     The defaults run this project with Pulumi.<stack>.yaml; `program`/`project` run another one
     (bootstrap/), whose stack file is read beside it. `preview=True` runs a preview: the mocks
     return no computed outputs, so those are unknown, as in `pulumi preview`. `env` replaces the
-    placeholder provider credentials (an empty value removes one).
+    placeholder provider credentials (an empty value removes one); CLICKHOUSE_ORG_ID and
+    UPSTASH_EMAIL default to the accounts the stack declares.
     """
     if stack_config is None:
         stack_config = read_stack_config(stack, program.parent / f"Pulumi.{stack}.yaml")
     config, secret_keys = engine_config(stack_config, overrides, project=project)
-    environment = {**PLACEHOLDER_ENV, **(env or {})}
+    environment = {**PLACEHOLDER_ENV, **account_env(config, project), **(env or {})}
     environment = {k: v for k, v in environment.items() if v}
     mocks = PlatformMocks(preview=preview)
     monitor = RecordingMonitor(mocks)
