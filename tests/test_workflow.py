@@ -360,9 +360,47 @@ def evaluate(expression: Any, context: dict[str, Value]) -> Value:
     return _Evaluator(wrapped.group(1) if wrapped else text, context).evaluate()
 
 
+def _branch_pattern(pattern: str) -> re.Pattern[str]:
+    """A branch filter pattern of `on.<event>.branches` (`*` within a segment, `**` across)."""
+    parts = re.split(r"(\*\*|\*|\?)", pattern)
+    table = {"**": ".*", "*": "[^/]*", "?": "."}
+    return re.compile("".join(table.get(part, re.escape(part)) for part in parts))
+
+
+def branch_filter_admits(config: Any, branch: str | None) -> bool:
+    """Whether an event's `branches`/`branches-ignore` filter lets `branch` through (None: unknown)."""
+    if not isinstance(config, dict) or branch is None:
+        return True
+    if "branches-ignore" in config:
+        return not any(_branch_pattern(p).fullmatch(branch) for p in config["branches-ignore"] or [])
+    if "branches" not in config:
+        return True
+    admitted = False
+    for pattern in config["branches"] or []:  # later patterns override earlier ones; `!` excludes
+        negated = str(pattern).startswith("!")
+        if _branch_pattern(str(pattern).removeprefix("!")).fullmatch(branch):
+            admitted = not negated
+    return admitted
+
+
+def triggered(workflow: dict[str, Any], event: str, context: dict[str, Value]) -> bool:
+    """Whether `event` starts the workflow at all: listed in `on:`, and its branch filter admits it."""
+    on = triggers(workflow)
+    if event not in on:
+        return False
+    if event in ("pull_request", "pull_request_target"):
+        branch = context.get("github.base_ref")  # PR filters match the base branch
+    else:
+        ref = context.get("github.ref")
+        branch = ref.removeprefix("refs/heads/") if isinstance(ref, str) else None
+    return event not in ("push", "pull_request", "pull_request_target") or branch_filter_admits(
+        on[event], branch if isinstance(branch, str) else None
+    )
+
+
 def reachable_jobs(workflow: dict[str, Any], event: str, context: dict[str, Value]) -> set[str]:
     """The jobs that may run for `event` (an over-approximation: UNKNOWN counts as "may run")."""
-    if event not in triggers(workflow):
+    if not triggered(workflow, event, context):
         return set()
     jobs: dict[str, dict[str, Any]] = workflow.get("jobs") or {}
     memo: dict[str, bool] = {}
