@@ -300,6 +300,23 @@ def test_a_weak_or_unreadable_provisioner_password_stops_before_the_admin_prompt
     assert code == 0, err
 
 
+def test_no_terminal_is_a_clean_stop() -> None:
+    def no_tty(_: str) -> str:
+        raise EOFError
+
+    err = io.StringIO()
+    code = provisioner.main(
+        ["--stack", "dev", "--host", "h.example"],
+        pulumi=fake_pulumi(None),
+        ask=lambda _: "yes",
+        prompt=no_tty,
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 1 and "the prompts need a terminal" in err.getvalue()
+    assert admin_hash.main([], prompt=no_tty, out=io.StringIO(), err=err) == 1
+
+
 # -- make admin-hash -------------------------------------------------------------------------
 
 

@@ -34,8 +34,13 @@ def main(
     parser = argparse.ArgumentParser(prog="make admin-hash", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="<stack>", help="the stack the hint's command names")
     stack: str = parser.parse_args(argv).stack
-    password = prompt("ClickHouse admin (default) password: ")
-    if prompt("The same password again: ") != password:
+    try:
+        password = prompt("ClickHouse admin (default) password: ")
+        again = prompt("The same password again: ")
+    except (EOFError, KeyboardInterrupt):
+        print("\nstopped: no input (the prompts need a terminal); nothing was printed", file=err)
+        return 1
+    if again != password:
         print("error: the two passwords differ; nothing was printed", file=err)
         return 1
     if missing := password_problems(password):

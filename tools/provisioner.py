@@ -184,6 +184,9 @@ def main(
     except failures() as exc:
         print(f"error: ClickHouse refused or could not be reached: {scrub(str(exc), secrets)}", file=err)
         return 1
+    except (EOFError, KeyboardInterrupt):
+        print("\nstopped: no input (the prompts need a terminal); nothing more was run", file=err)
+        return 1
     print(f"done. {PROVISIONER_USER} now holds:", file=out)
     print("\n".join(f"  {row[0]}" for row in grants), file=out)
     return 0
