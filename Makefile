@@ -15,7 +15,7 @@ ACTIONLINT := $(BIN)/actionlint
 PULUMI ?= pulumi
 BOOTSTRAP_BACKEND ?= file://./.state
 
-.PHONY: actionlint help venv lint typecheck unit test validate schema policy-venv bootstrap outputs clean
+.PHONY: actionlint help venv lint typecheck unit test validate schema policy-venv bootstrap outputs admin-hash provisioner clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,12 @@ bootstrap: ## once per AWS account: state bucket, per-stack KMS keys, CI IAM pol
 
 outputs: venv ## one consumer's env vars: STACK=prod CONSUMER=app [FORMAT=dotenv|json] (outputs/<stack>-<consumer>.env, 0600; needs the Pulumi CLI)
 	$(BIN)/python -m tools.outputs --stack $(STACK) --format $(FORMAT) $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(OUT),--out $(OUT))
+
+admin-hash: venv ## the admin password's hash for clickhouseAdminPasswordHash (prompts twice, prints only the hash; pipe with make -s)
+	@$(BIN)/python -m tools.admin_hash --stack $(STACK)
+
+provisioner: venv ## once per service, as the admin: create/converge the `provisioner` SQL user (STACK=..., HOST=..., ROTATE=1 adds a password)
+	$(BIN)/python -m tools.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(if $(ROTATE),--add-password)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

@@ -24,7 +24,13 @@ secrets = settings.secrets
 
 warehouse = DataWarehouse(
     "warehouse",
-    DataWarehouseArgs(settings.warehouse, secrets.clickhouse_admin_password, settings.tags, settings.protect),
+    DataWarehouseArgs(
+        settings.warehouse,
+        secrets.clickhouse_admin_password_hash,
+        secrets.clickhouse_provisioner_password,
+        settings.tags,
+        settings.protect,
+    ),
     providers.opts(),
 )
 access = WarehouseAccess(
@@ -32,7 +38,7 @@ access = WarehouseAccess(
     WarehouseAccessArgs(
         settings.warehouse.database,
         settings.consumers,
-        warehouse.admin_connection,
+        warehouse.sql_connection,
         warehouse.host,
         warehouse.https_port,
     ),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field
 
 import pulumi
@@ -12,11 +10,7 @@ import pulumiverse_clickhouse as clickhouse
 from clickhouse_sql import Connection
 from settings import Warehouse
 from settings.data_warehouse import LIFECYCLE_TAG, RETIRING
-
-
-def password_sha256_b64(password: str) -> str:
-    """The provider's `password_hash` format: base64 of the SHA-256 digest."""
-    return base64.b64encode(hashlib.sha256(password.encode()).digest()).decode()
+from settings.passwords import PROVISIONER_USER
 
 
 def _https_host(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> str | None:
@@ -32,7 +26,8 @@ def _https_port(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> int | 
 @dataclass
 class DataWarehouseArgs:
     settings: Warehouse
-    admin_password: pulumi.Output[str]
+    admin_password_hash: pulumi.Output[str]  # secret: base64 SHA-256 of the `default` password
+    provisioner_password: pulumi.Output[str]  # secret: the `provisioner` SQL user's password
     tags: dict[str, str] = field(default_factory=dict)
     protect: bool = False
 
@@ -40,12 +35,15 @@ class DataWarehouseArgs:
 class DataWarehouse(pulumi.ComponentResource):
     """The ClickHouse Cloud service with its IP allow list, scaling, backups and tags.
 
-    With `restore`, a second service (`<name>-restore`) is created from the backup next to the
-    live one, with the same settings; `restore.serve` switches the consumers to it and
-    `restore.primary` then retires the old one (`unprotect`, then `remove`). The admin (`default`) password
-    reaches the provider only as its SHA-256 hash (`password_hash`, a secret input); no output
-    carries it. `admin_connection` hands it, as a secret, to the SQL provider
-    (components.warehouse_access), for the served service.
+    With `restore`, a second service (`<name>-restore-<restore.serviceName>`) is created from the
+    backup next to the live one, with the same settings; `restore.abandoned` keeps earlier
+    attempts (unprotected, tagged retiring) until their entry is deleted; `restore.serve` switches
+    the consumers to it and `restore.primary` then retires the old one (`unprotect`, then
+    `remove`). The program never holds
+    the admin (`default`) password: config holds only its SHA-256 hash, which is the service's
+    `password_hash` (a secret input) and goes nowhere else. `sql_connection` is the SQL provider's
+    login (components.warehouse_access): the `provisioner` user (made by `make provisioner`) on the
+    served service, a secret.
     """
 
     host: pulumi.Output[str | None]
@@ -65,27 +63,55 @@ class DataWarehouse(pulumi.ComponentResource):
             if primary == "remove"
             else self._service(f"{name}-service", s.service_name, retiring=primary == "unprotect")
         )
+        # One resource per restored service name: a retry from another backup is a new name (and
+        # a new service) next to the failed one; the pre-retry name `<name>-restore` is an alias.
         self.restored = (
-            self._service(f"{name}-restore", restore.service_name, backup_id=restore.backup_id)
+            self._service(
+                f"{name}-restore-{restore.service_name}",
+                restore.service_name,
+                backup_id=restore.backup_id,
+                aliases=[pulumi.Alias(name=f"{name}-restore")],
+            )
             if restore
             else None
         )
+        # Attempts given up on: declared as they were (so not replaced), unprotected and tagged
+        # retiring; deleting the entry deletes the service.
+        self.abandoned = [
+            self._service(
+                f"{name}-restore-{attempt.service_name}",
+                attempt.service_name,
+                backup_id=attempt.backup_id,
+                retiring=True,
+            )
+            for attempt in (restore.abandoned if restore else [])
+        ]
         served = self.restored if restore and restore.serve and self.restored else self.service
         assert served is not None  # removing the primary requires serve (settings.data_warehouse.Restore)
         self.served = served
         self.host = served.endpoints.apply(_https_host)
         self.https_port = served.endpoints.apply(_https_port)
         self.service_id = served.id
-        # Secret: it holds the admin password, itself a secret Output (settings hand secrets out so).
-        self.admin_connection: pulumi.Output[Connection] = pulumi.Output.all(
-            self.host, self.https_port, args.admin_password
-        ).apply(lambda parts: Connection(host=parts[0], port=parts[1], username="default", password=parts[2]))
+        # Secret: it holds the provisioner's password, itself a secret Output (settings hand secrets out so).
+        self.sql_connection: pulumi.Output[Connection] = pulumi.Output.all(
+            self.host, self.https_port, args.provisioner_password
+        ).apply(
+            lambda parts: Connection(
+                host=parts[0], port=parts[1], username=PROVISIONER_USER, password=parts[2]
+            )
+        )
         self.register_outputs(
             {"host": self.host, "https_port": self.https_port, "service_id": self.service_id}
         )
 
     def _service(
-        self, resource_name: str, service_name: str, *, backup_id: str | None = None, retiring: bool = False
+        self,
+        resource_name: str,
+        service_name: str,
+        *,
+        backup_id: str | None = None,
+        retiring: bool = False,
+        aliases: list[pulumi.Alias] | None = None,
     ) -> clickhouse.Service:
         s, args = self.args.settings, self.args
         backup = (
@@ -105,7 +131,7 @@ class DataWarehouse(pulumi.ComponentResource):
                 clickhouse.ServiceIpAccessArgs(source=ip.cidr, description=ip.description)
                 for ip in s.ip_allow_list
             ],
-            password_hash=args.admin_password.apply(password_sha256_b64),
+            password_hash=args.admin_password_hash,
             idle_scaling=s.idle_scaling,
             idle_timeout_minutes=s.idle_timeout_minutes,
             min_replica_memory_gb=s.min_replica_memory_gb,
@@ -116,5 +142,5 @@ class DataWarehouse(pulumi.ComponentResource):
             backup_id=backup_id,
             # A service being retired loses `protect` and says why (policy data-stores-protected).
             tags={**args.tags, LIFECYCLE_TAG: RETIRING} if retiring else args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect and not retiring),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect and not retiring, aliases=aliases),
         )

@@ -40,7 +40,7 @@ def sha256_hex(password: str) -> str:
 class WarehouseAccessArgs:
     database: str
     consumers: dict[str, Consumer]
-    admin_connection: pulumi.Output[Connection]
+    connection: pulumi.Output[Connection]
     host: pulumi.Output[str | None]
     https_port: pulumi.Output[int | None]
 
@@ -55,7 +55,7 @@ class WarehouseAccess(pulumi.ComponentResource):
         self, name: str, args: WarehouseAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("salla:analytics:WarehouseAccess", name, None, opts)
-        connection = args.admin_connection
+        connection = args.connection
         database = Database(
             f"{name}-database",
             name=args.database,

@@ -10,6 +10,7 @@ from pydantic import (
 )
 
 from .errors import fail, rule
+from .passwords import PROVISIONER_USER
 from .rules import (
     Settings,
     no_duplicates,
@@ -30,8 +31,10 @@ class Consumer(Settings):
     vercel: Vercel | None = None
 
 
-# SQL users that exist on every ClickHouse Cloud service: a consumer may never take them over.
-RESERVED_CONSUMERS = frozenset({"default"})
+# SQL users a consumer may never take over: the service's admin user, and the user the program
+# manages the SQL objects with (`make provisioner`). Name -> what it is.
+RESERVED_USERS = {"default": "the ClickHouse admin user", PROVISIONER_USER: "the provisioning user"}
+RESERVED_CONSUMERS = frozenset(RESERVED_USERS)
 
 
 def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
@@ -57,7 +60,8 @@ def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
         elif sql_user_name(name) in RESERVED_CONSUMERS:
             problems.append(
                 rule(
-                    f"is reserved: its SQL user would be the ClickHouse admin user '{sql_user_name(name)}'",
+                    f"is reserved: its SQL user would be {RESERVED_USERS[sql_user_name(name)]} "
+                    f"'{sql_user_name(name)}'",
                     "rename the consumer, e.g. app",
                     at=[name],
                     value=name,

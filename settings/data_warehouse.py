@@ -72,11 +72,24 @@ class IpAccess(Settings):
         return {"cidr": cidr(str(value["cidr"])), "description": description.strip()}
 
 
+class AbandonedRestore(Settings):
+    """A restored service given up on (a retry from another backup): kept unprotected until removed."""
+
+    # Exactly as it was in `restore` (the provider refuses a change of backup_id).
+    backup_id: Annotated[str, AfterValidator(uuid_text)] = Field(examples=["<backup-uuid>"])
+    service_name: Annotated[str, resource_name("salla-analytics-prod-r20261123")] = Field(
+        examples=["salla-analytics-prod-r20261123"]
+    )
+
+
 class Restore(Settings):
     """A second service created from a backup next to the live one (the DR path of REQ-NFR-002).
 
     A restore always creates a new ClickHouse Cloud service, and the provider refuses to change
-    `backup_id` on an existing one; so the restore is its own service, switched to by `serve`.
+    `backup_id` on an existing one; so the restore is its own service (one resource per
+    `serviceName`), switched to by `serve`. Retrying from another backup is a new `serviceName`
+    and `backupId`, with the failed attempt moved to `abandoned` (unprotected, tagged retiring)
+    until its entry is deleted, which deletes the service.
     """
 
     backup_id: Annotated[str, AfterValidator(uuid_text)] = Field(examples=["<backup-uuid>"])
@@ -88,11 +101,16 @@ class Restore(Settings):
     # The old (primary) service, once the restored one serves: `keep` it, `unprotect` it (an
     # update that lifts `protect` and tags it `lifecycle: retiring`), then `remove` it (deleted).
     primary: Literal["keep", "unprotect", "remove"] = Field("keep", examples=["unprotect"])
+    # Earlier attempts given up on (runbook A5): still declared, unprotected; delete an entry to delete it.
+    abandoned: Annotated[list[AbandonedRestore], no_duplicates(key=lambda entry: entry.service_name)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _retire_only_when_serving(self) -> Restore:
+        problems = []
         if self.primary != "keep" and not self.serve:
-            fail(
+            problems.append(
                 rule(
                     "is only allowed once the restored service serves the consumers (serve: true)",
                     "set dataWarehouse.restore.serve: true first (runbook A6)",
@@ -100,6 +118,18 @@ class Restore(Settings):
                     value=self.primary,
                 )
             )
+        problems += [
+            rule(
+                "is the current restore: an abandoned attempt needs a serviceName of its own",
+                "give the new attempt a new restore.serviceName (runbook A5)",
+                at=["abandoned", i, "serviceName"],
+                value=entry.service_name,
+            )
+            for i, entry in enumerate(self.abandoned)
+            if entry.service_name == self.service_name
+        ]
+        if problems:
+            fail(*problems)
         return self
 
 
@@ -212,6 +242,16 @@ class Warehouse(Settings):
                     safe_fix="give the restored service a name of its own",
                 )
             )
+        problems += [
+            rule(
+                "must differ from serviceName (the live service)",
+                "use the name the abandoned restore was created with",
+                at=["restore", "abandoned", i, "serviceName"],
+                value=entry.service_name,
+            )
+            for i, entry in enumerate(self.restore.abandoned if self.restore else [])
+            if entry.service_name == self.service_name
+        ]
         low_mem, high_mem = self.min_replica_memory_gb, self.max_replica_memory_gb
         if low_mem is not None and high_mem is not None and low_mem > high_mem:
             problems.append(

@@ -32,13 +32,23 @@ SECRET_KEYS = tuple(
     alias for name, alias in SECTIONS.items() if StackConfig.model_fields[name].annotation is SecretStr
 )
 STRUCTURED_KEYS = frozenset(SECTIONS.values()) - set(SECRET_KEYS)
+# Keys this program no longer reads: why, and what to do instead.
+REMOVED_KEYS = {
+    "clickhouseAdminPassword": (
+        "is no longer read: CI must not hold the ClickHouse admin password; the service takes its hash "
+        "(clickhouseAdminPasswordHash) and the SQL objects use the provisioning user "
+        "(clickhouseProvisionerPassword)",
+        'follow README "Migrating an existing stack", then: pulumi config rm {key} --stack {stack}',
+    ),
+}
 
 
 @dataclass(frozen=True)
 class Secrets:
     """Secret config values, only ever held as secret Outputs."""
 
-    clickhouse_admin_password: pulumi.Output[str]
+    clickhouse_admin_password_hash: pulumi.Output[str]
+    clickhouse_provisioner_password: pulumi.Output[str]
     qstash_token: pulumi.Output[str]
     qstash_current_signing_key: pulumi.Output[str]
     qstash_next_signing_key: pulumi.Output[str]
@@ -66,7 +76,7 @@ class _Explain:
         return f"{self.project}:{dotted(loc)}"
 
     def is_secret(self, loc: Loc) -> bool:
-        return str(loc[0]) in self.secret_keys or str(loc[0]) in SECRET_KEYS
+        return str(loc[0]) in self.secret_keys or str(loc[0]) in SECRET_KEYS or str(loc[0]) in REMOVED_KEYS
 
     def _set(self, loc: Loc, example: Any) -> str:
         if len(loc) == 1:
@@ -87,6 +97,9 @@ class _Explain:
     def unknown(self, loc: Loc) -> tuple[str, str]:
         model = _model_at(StackConfig, loc[:-1])
         known = sorted(info.alias or name for name, info in (model.model_fields if model else {}).items())
+        if len(loc) == 1 and loc[0] in REMOVED_KEYS:
+            why, fix = REMOVED_KEYS[str(loc[0])]
+            return why, fix.format(key=self.key(loc), stack=self.stack)
         if len(loc) == 1:
             return (
                 "is not a setting this program reads",
@@ -173,7 +186,8 @@ def load_settings() -> StackSettings:
         protect=config.protect,
         tags={**config.tags, **standard_tags(project, stack)},
         secrets=Secrets(
-            secret(config.clickhouse_admin_password),
+            secret(config.clickhouse_admin_password_hash),
+            secret(config.clickhouse_provisioner_password),
             secret(config.qstash_token),
             secret(config.qstash_current_signing_key),
             secret(config.qstash_next_signing_key),

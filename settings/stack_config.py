@@ -7,7 +7,6 @@ and the fix (settings.errors). Provider catalogs are data in settings.catalog.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import (
@@ -24,29 +23,13 @@ from .async_messaging import Messaging
 from .consumers import Consumer, consumer_names
 from .data_warehouse import LIFECYCLE_TAG, Warehouse
 from .errors import fail, rule
+from .passwords import is_sha256_b64, password_problems
 from .pipeline_state import PipelineState
 from .rules import (
     NonEmpty,
     Settings,
 )
 from .serverless_cache import Cache
-
-PASSWORD_MIN_LENGTH = 16
-
-
-def password_problems(password: str) -> list[str]:
-    """Complexity rules the ClickHouse admin password misses (empty when it passes)."""
-    checks = [
-        (
-            len(password) >= PASSWORD_MIN_LENGTH,
-            f"at least {PASSWORD_MIN_LENGTH} characters (has {len(password)})",
-        ),
-        (re.search(r"[A-Z]", password), "an uppercase letter"),
-        (re.search(r"[a-z]", password), "a lowercase letter"),
-        (re.search(r"[0-9]", password), "a digit"),
-        (re.search(r"[^A-Za-z0-9]", password), "a symbol"),
-    ]
-    return [what for ok, what in checks if not ok]
 
 
 class StackConfig(Settings):
@@ -60,13 +43,20 @@ class StackConfig(Settings):
     consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
-    clickhouse_admin_password: SecretStr
+    # The admin (`default`) password's SHA-256, as the service takes it (`make admin-hash`).
+    clickhouse_admin_password_hash: SecretStr
+    # The password of the SQL user the SQL objects are managed with (`make provisioner`).
+    clickhouse_provisioner_password: SecretStr
     qstash_token: SecretStr
     qstash_current_signing_key: SecretStr
     qstash_next_signing_key: SecretStr
 
     @field_validator(
-        "clickhouse_admin_password", "qstash_token", "qstash_current_signing_key", "qstash_next_signing_key"
+        "clickhouse_admin_password_hash",
+        "clickhouse_provisioner_password",
+        "qstash_token",
+        "qstash_current_signing_key",
+        "qstash_next_signing_key",
     )
     @classmethod
     def _encrypted(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
@@ -76,8 +66,18 @@ class StackConfig(Settings):
             fail(rule("is required (a secret)", fix, value=None))
         if key not in (info.context or {}).get("secret_keys", ()):
             fail(rule("is stored in plaintext", "re-set it encrypted: " + fix))
-        if key == "clickhouseAdminPassword" and (missing := password_problems(value.get_secret_value())):
+        if key == "clickhouseProvisionerPassword" and (
+            missing := password_problems(value.get_secret_value())
+        ):
             fail(rule("does not meet the complexity rule; it needs " + ", ".join(missing), fix))
+        if key == "clickhouseAdminPasswordHash" and not is_sha256_b64(value.get_secret_value()):
+            fail(
+                rule(
+                    "is not a base64 SHA-256 digest (44 characters that decode to 32 bytes), which is what "
+                    "the service's password_hash takes; never the password itself",
+                    "run `make admin-hash` and set what it prints: " + fix.replace("'<value>'", "'<hash>'"),
+                )
+            )
         return value
 
     @field_validator("tags")

@@ -150,6 +150,30 @@ def test_vercel_block_writes_secret_sensitive_variables(prod: ProgramRun) -> Non
         assert variable["value"]["value"] == env[variable["key"]]
 
 
+def test_vercel_preview_is_scoped_to_the_git_branch() -> None:
+    consumers = stack_value("prod", "consumers")
+    consumers["app"]["vercel"] = {
+        "projectId": "prj_app",
+        "targets": ["production", "preview"],
+        "gitBranch": "staging",
+    }
+    run = run_ok("prod", {"consumers": consumers})
+    wire = run.one(VERCEL).wire_inputs["variables"]
+    env = run.outputs["consumer_env"]["app"]
+    scopes = sorted((v["key"], tuple(v["targets"]), v.get("gitBranch")) for v in wire)
+    assert scopes == sorted(
+        [(key, ("production",), None) for key in env] + [(key, ("preview",), "staging") for key in env]
+    )
+    assert all(v["sensitive"] is True and rpc.is_rpc_secret(v["value"]) for v in wire)
+
+
+def test_vercel_preview_without_a_branch_is_fine_on_dev() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["app"]["vercel"] = {"projectId": "prj_app", "targets": ["production", "preview"]}
+    wire = run_ok("dev", {"consumers": consumers}).one(VERCEL).wire_inputs["variables"]
+    assert {(tuple(v["targets"]), v.get("gitBranch")) for v in wire} == {(("production", "preview"), None)}
+
+
 def test_vercel_needs_its_token_only_when_used() -> None:
     run = run_ok("prod", env={"VERCEL_API_TOKEN": ""})  # no vercel block: not needed
     assert run.error is None

@@ -6,12 +6,17 @@ import base64
 import dataclasses
 import hashlib
 import json
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from components.data_warehouse import password_sha256_b64
+import pytest
+from pulumi.runtime import rpc
+
+from settings.passwords import sha256_b64, sha256_hex
 from tests.helpers import run_ok, stack_value
 from tools.harness import (
     CLICKHOUSE_PROVIDER,
+    PLACEHOLDER_ADMIN_PASSWORD,
     PLACEHOLDER_ENV,
     PLACEHOLDER_SECRETS,
     REDIS,
@@ -21,12 +26,14 @@ from tools.harness import (
     ProgramRun,
 )
 
-PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPassword"]
+ADMIN_HASH = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPasswordHash"]
+PROVISIONER_PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseProvisionerPassword"]
 
 
 def test_password_hash_matches_the_providers_documented_format() -> None:
     # The provider's docs: password_hash = base64 of sha256("test").
-    assert password_sha256_b64("test") == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    assert sha256_b64("test") == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    assert sha256_b64(PLACEHOLDER_ADMIN_PASSWORD) == ADMIN_HASH
 
 
 def test_dev_service_inputs(dev: ProgramRun) -> None:
@@ -55,8 +62,9 @@ def test_dev_service_inputs(dev: ProgramRun) -> None:
 
 def test_service_gets_only_a_secret_password_hash(dev: ProgramRun) -> None:
     svc = dev.one(SERVICE)
-    expected = base64.b64encode(hashlib.sha256(PASSWORD.encode()).digest()).decode()
-    assert svc.inputs["passwordHash"]["value"] == expected
+    # Config holds the hash; the program passes it through unchanged.
+    assert svc.inputs["passwordHash"]["value"] == ADMIN_HASH
+    assert base64.b64decode(ADMIN_HASH) == hashlib.sha256(PLACEHOLDER_ADMIN_PASSWORD.encode()).digest()
     assert "passwordHash" in svc.secret_inputs
     for plain in ("password", "passwordWo", "doubleSha1PasswordHash"):
         assert plain not in svc.inputs
@@ -118,15 +126,18 @@ def test_string_cidrs_get_a_description_and_are_normalised() -> None:
 BACKUP = "7d6c1a52-2f44-4b6e-9d2a-0c6b7f1e9a10"
 
 
-def _restore(**restore: object) -> dict[str, object]:
-    dw = stack_value("prod", "dataWarehouse")
+def _restore(stack: str = "prod", **restore: object) -> dict[str, object]:
+    dw = stack_value(stack, "dataWarehouse")
     dw["restore"] = {"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1", **restore}
     return {"dataWarehouse": dw}
 
 
+RESTORED = "warehouse-restore-salla-analytics-prod-r1"
+
+
 def test_restore_creates_a_second_service_from_the_backup_next_to_the_live_one(prod: ProgramRun) -> None:
     run = run_ok("prod", _restore())
-    live, restored = run.named("warehouse-service"), run.named("warehouse-restore")
+    live, restored = run.named("warehouse-service"), run.named(RESTORED)
     assert "backupId" not in live.inputs and live.inputs == prod.named("warehouse-service").inputs
     assert restored.inputs["backupId"] == BACKUP
     assert restored.inputs["name"] == "salla-analytics-prod-r1"
@@ -140,7 +151,7 @@ def test_restore_creates_a_second_service_from_the_backup_next_to_the_live_one(p
 
 def test_serving_the_restore_switches_sql_users_and_consumers() -> None:
     run = run_ok("prod", _restore(serve=True))
-    restored = run.named("warehouse-restore")
+    restored = run.named(RESTORED)
     host = restored.state["endpoints"]["https"]["host"]
     assert run.outputs["clickhouse_service_id"] == restored.id
     assert run.outputs["clickhouse_host"] == host
@@ -155,11 +166,69 @@ def test_retiring_the_primary_by_config_unprotect_then_remove() -> None:
     unprotect = run_ok("prod", _restore(serve=True, primary="unprotect"))
     old = unprotect.named("warehouse-service")
     assert not old.protect and old.inputs["tags"]["lifecycle"] == "retiring"
-    assert unprotect.named("warehouse-restore").protect
-    assert "lifecycle" not in unprotect.named("warehouse-restore").inputs["tags"]
+    assert unprotect.named(RESTORED).protect
+    assert "lifecycle" not in unprotect.named(RESTORED).inputs["tags"]
     removed = run_ok("prod", _restore(serve=True, primary="remove"))
-    assert [r.name for r in removed.of_type(SERVICE)] == ["warehouse-restore"]
-    assert removed.outputs["clickhouse_service_id"] == removed.named("warehouse-restore").id
+    assert [r.name for r in removed.of_type(SERVICE)] == [RESTORED]
+    assert removed.outputs["clickhouse_service_id"] == removed.named(RESTORED).id
+
+
+BACKUP_2 = "0b9e7c1d-5a3f-4e2b-8c6d-1f2e3a4b5c6d"
+RETRY = "warehouse-restore-salla-analytics-prod-r2"
+
+
+def test_the_restore_keeps_its_pre_retry_resource_name_as_an_alias() -> None:
+    # States written before restores were named per service keep `warehouse-restore`: the engine
+    # moves it to the new name instead of replacing (and so re-creating) the restored service.
+    run = run_ok("prod", _restore())
+    assert run.named(RESTORED).alias_names == ("warehouse-restore",)
+
+
+def test_retrying_a_restore_is_a_config_change_that_creates_a_fresh_service_next_to_the_failed_one() -> None:
+    first = run_ok("prod", _restore())
+    retry = run_ok(
+        "prod",
+        _restore(
+            backupId=BACKUP_2,
+            serviceName="salla-analytics-prod-r2",
+            abandoned=[{"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1"}],
+        ),
+    )
+    assert sorted(r.name for r in retry.of_type(SERVICE)) == sorted(["warehouse-service", RESTORED, RETRY])
+    fresh, failed = retry.named(RETRY), retry.named(RESTORED)
+    assert (fresh.inputs["backupId"], fresh.inputs["name"], fresh.protect) == (
+        BACKUP_2,
+        "salla-analytics-prod-r2",
+        True,
+    )
+    assert fresh.alias_names == ("warehouse-restore",) and not failed.alias_names
+    # The failed one: same resource, same inputs (backupId unchanged: no replacement), only
+    # unprotected and tagged retiring, which the prod policy accepts.
+    before = first.named(RESTORED)
+    assert not failed.protect and failed.inputs["tags"] == {**before.inputs["tags"], "lifecycle": "retiring"}
+    assert {k: v for k, v in failed.inputs.items() if k != "tags"} == {
+        k: v for k, v in before.inputs.items() if k != "tags"
+    }
+    assert retry.outputs["clickhouse_service_id"] == retry.named("warehouse-service").id
+    # Clean-up: deleting the entry stops declaring it, so `pulumi up` deletes it (it is unprotected).
+    cleaned = run_ok("prod", _restore(backupId=BACKUP_2, serviceName="salla-analytics-prod-r2"))
+    assert sorted(r.name for r in cleaned.of_type(SERVICE)) == sorted(["warehouse-service", RETRY])
+
+
+def test_an_abandoned_restore_passes_the_prod_protection_policy() -> None:
+    from policy.guardrails import POLICIES
+    from tools.policy_eval import evaluate, load_policy_config, resolve
+
+    run = run_ok(
+        "prod",
+        _restore(
+            backupId=BACKUP_2,
+            serviceName="salla-analytics-prod-r2",
+            abandoned=[{"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1"}],
+        ),
+    )
+    found = evaluate(run, POLICIES, resolve(POLICIES, load_policy_config("prod")))
+    assert [f for f in found if f.policy == "data-stores-protected"] == []
 
 
 def test_gcp_defaults_to_a_gcp_region() -> None:
@@ -221,17 +290,65 @@ def test_warehouse_outputs(dev: ProgramRun) -> None:
     assert url.password != etl.password
 
 
-def test_admin_password_is_in_no_output_in_any_form(dev: ProgramRun, prod: ProgramRun) -> None:
-    forms = [
-        PASSWORD,
-        quote(PASSWORD, safe=""),
-        password_sha256_b64(PASSWORD),
-        hashlib.sha256(PASSWORD.encode()).hexdigest(),
-    ]
-    for run in (dev, prod):
-        text = json.dumps(run.outputs)
-        assert not [form for form in forms if form in text]
-        assert "https://default:" not in text
+ADMIN_FORMS = [
+    PLACEHOLDER_ADMIN_PASSWORD,
+    quote(PLACEHOLDER_ADMIN_PASSWORD, safe=""),
+    base64.b64encode(PLACEHOLDER_ADMIN_PASSWORD.encode()).decode(),
+    sha256_hex(PLACEHOLDER_ADMIN_PASSWORD),
+    ADMIN_HASH,
+    quote(ADMIN_HASH, safe=""),
+    base64.b64decode(ADMIN_HASH).hex(),
+]
+
+
+def _unwrapped(value: Any) -> Any:
+    """A value with every RPC secret wrapper removed, at any depth."""
+    if rpc.is_rpc_secret(value):
+        return _unwrapped(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(v) for v in value]
+    return value
+
+
+def _pickled_provider(inputs: dict[str, Any]) -> bytes:
+    """The dynamic provider as the engine stores it (`__provider`: base64 of the dill pickle)."""
+    return base64.b64decode(_unwrapped(inputs["__provider"]))
+
+
+@pytest.mark.parametrize("overrides", [{}, "restore"], ids=["as-committed", "restore-serving"])
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_admin_password_and_its_hash_are_nowhere_but_the_services_password_hash(
+    stack: str, overrides: dict[str, Any] | str
+) -> None:
+    run = run_ok(stack, _restore(stack, serve=True) if overrides == "restore" else None)
+    found = []
+    for res in run.resources:
+        inputs = _unwrapped(res.inputs)
+        if res.type == SERVICE:
+            assert inputs["passwordHash"] == ADMIN_HASH and "passwordHash" in res.secret_inputs
+            inputs = {k: v for k, v in inputs.items() if k != "passwordHash"}
+        state = {k: v for k, v in _unwrapped(res.state).items() if k != "passwordHash"}
+        text = json.dumps([inputs, state])
+        found += [(res.name, form) for form in ADMIN_FORMS if form in text]
+        if "__provider" in res.inputs:
+            pickled = _pickled_provider(res.inputs)
+            found += [(res.name, form) for form in ADMIN_FORMS if form.encode() in pickled]
+    outputs = json.dumps(run.outputs)
+    found += [("outputs", form) for form in ADMIN_FORMS if form in outputs]
+    assert found == []
+    assert "https://default:" not in outputs
+
+
+def test_only_the_provisioners_credentials_reach_the_sql_provider(dev: ProgramRun) -> None:
+    dynamic = [r for r in dev.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
+    assert len(dynamic) == 8
+    for res in dynamic:
+        assert "connection" in res.secret_inputs, res.name
+        connection = _unwrapped(res.inputs["connection"])
+        assert (connection["username"], connection["password"]) == ("provisioner", PROVISIONER_PASSWORD)
+        assert PROVISIONER_PASSWORD.encode() not in _pickled_provider(res.inputs)
 
 
 def test_cache_outputs(dev: ProgramRun) -> None:

@@ -30,6 +30,12 @@ def _backup(**b: Any) -> dict[str, Any]:
     return _with("dataWarehouse", "prod", backup=b)
 
 
+def _vercel(stack: str, **vercel: Any) -> dict[str, Any]:
+    consumers = stack_value(stack, "consumers")
+    consumers["app"]["vercel"] = {"projectId": "prj_app123", **vercel}
+    return {"consumers": consumers}
+
+
 def _topics(topics: Any) -> dict[str, Any]:
     return {"messaging": {"topics": topics}}
 
@@ -148,6 +154,61 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
         ),
         ['dataWarehouse.restore.primary = "remove": is only allowed once the restored service serves'],
     ),
+    "abandoned restore is the current one": (
+        lambda: _with(
+            "dataWarehouse",
+            restore={
+                "backupId": BACKUP,
+                "serviceName": "salla-analytics-dev-r1",
+                "abandoned": [
+                    {"backupId": BACKUP, "serviceName": "salla-analytics-dev-r0"},
+                    {"backupId": BACKUP, "serviceName": "salla-analytics-dev-r1"},
+                ],
+            },
+        ),
+        ['restore.abandoned[1].serviceName = "salla-analytics-dev-r1": is the current restore'],
+    ),
+    "abandoned restore is the live service": (
+        lambda: _with(
+            "dataWarehouse",
+            restore={
+                "backupId": BACKUP,
+                "serviceName": "salla-analytics-dev-r1",
+                "abandoned": [{"backupId": BACKUP, "serviceName": "salla-analytics-dev"}],
+            },
+        ),
+        ['restore.abandoned[0].serviceName = "salla-analytics-dev": must differ from serviceName'],
+    ),
+    "abandoned restore listed twice": (
+        lambda: _with(
+            "dataWarehouse",
+            restore={
+                "backupId": BACKUP,
+                "serviceName": "salla-analytics-dev-r2",
+                "abandoned": [{"backupId": BACKUP, "serviceName": "salla-analytics-dev-r1"}] * 2,
+            },
+        ),
+        ['restore.abandoned[1] = "salla-analytics-dev-r1": is listed twice'],
+    ),
+    "vercel development target": (
+        lambda: _vercel("dev", targets=["production", "development"]),
+        [
+            'consumers.app.vercel.targets[1] = "development": is not allowed: every variable is written as '
+            "sensitive, and Vercel refuses sensitive variables on the development target",
+            "fix: remove development from targets",
+        ],
+    ),
+    "vercel preview on prod without a branch": (
+        lambda: _vercel("prod", targets=["production", "preview"]),
+        [
+            "consumers.app.vercel.targets[1] = \"preview\": is only allowed with gitBranch on stack 'prod'",
+            "fix: set gitBranch to the one branch whose previews may use them, or remove preview",
+        ],
+    ),
+    "vercel branch without preview": (
+        lambda: _vercel("dev", targets=["production"], gitBranch="staging"),
+        ['consumers.app.vercel.gitBranch = "staging": is only used for the preview target'],
+    ),
     "lifecycle tag": (
         lambda: {"tags": {"lifecycle": "retiring"}},
         [f'{P}tags.lifecycle = "retiring": is set by the program only'],
@@ -251,7 +312,7 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rule_is_reported_with_key_value_and_fix(case: str) -> None:
     overrides, fragments = CASES[case]
-    stack = "prod" if case.startswith("backup") else "dev"
+    stack = "prod" if case.startswith("backup") or "on prod" in case else "dev"
     report = config_error(stack, overrides())
     for fragment in fragments:
         assert fragment in report, f"{fragment!r} missing from:\n{report}"
@@ -307,11 +368,49 @@ def _stack_config(stack: str) -> dict[str, Any]:
         ("NoSymbolsInThisOne123", "a symbol"),
     ],
 )
-def test_weak_admin_password_is_rejected_without_echoing_it(password: str, missing: str) -> None:
-    report = config_error("dev", {f"{P}clickhouseAdminPassword": password})
-    assert f"{P}clickhouseAdminPassword = <redacted>: does not meet the complexity rule" in report
+def test_weak_provisioner_password_is_rejected_without_echoing_it(password: str, missing: str) -> None:
+    report = config_error("dev", {f"{P}clickhouseProvisionerPassword": password})
+    assert f"{P}clickhouseProvisionerPassword = <redacted>: does not meet the complexity rule" in report
     assert missing in report
     assert password not in report
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Sup3r-Secret-Adm1n-Passw0rd!",  # the password itself, not its hash
+        "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg",  # padding lost: 43 characters
+        "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCg==",  # 44 characters, 31 bytes
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",  # the hex form
+        "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCg!=",  # not base64
+    ],
+)
+def test_admin_password_hash_must_be_what_the_service_takes_and_is_never_echoed(value: str) -> None:
+    report = config_error("dev", {f"{P}clickhouseAdminPasswordHash": value})
+    assert f"{P}clickhouseAdminPasswordHash = <redacted>: is not a base64 SHA-256 digest" in report
+    assert (
+        f"make admin-hash` and set what it prints: pulumi config set --secret {P}clickhouseAdminPasswordHash"
+        in report
+    )
+    assert value not in report and value[:12] not in report
+
+
+def test_the_removed_admin_password_key_says_how_to_migrate_without_echoing_it() -> None:
+    for value in ("Old-Adm1n-Passw0rd!", harness.Secret("Old-Adm1n-Passw0rd!")):
+        report = config_error("dev", {f"{P}clickhouseAdminPassword": value})
+        assert f"{P}clickhouseAdminPassword = <redacted>: is no longer read" in report
+        assert f"pulumi config rm {P}clickhouseAdminPassword --stack dev" in report
+        assert "Old-Adm1n-Passw0rd!" not in report
+
+
+def test_the_provisioning_user_is_reserved() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["provisioner"] = {"clickhouse": "read"}
+    report = config_error("dev", {"consumers": consumers})
+    assert (
+        f'{P}consumers.provisioner = "provisioner": is reserved: its SQL user would be the provisioning user'
+        in report
+    )
 
 
 def test_missing_provider_variables_are_one_clean_error() -> None:

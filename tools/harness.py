@@ -27,6 +27,7 @@ import yaml
 
 from settings.accounts import ACCOUNT_ENVIRONMENT
 from settings.credentials import PROVIDER_ENVIRONMENT
+from settings.passwords import sha256_b64
 
 from .mocks import (
     CLICKHOUSE_PROVIDER,
@@ -48,6 +49,7 @@ __all__ = [
     "DELETE",
     "KMS_ALIAS",
     "KMS_KEY",
+    "PLACEHOLDER_ADMIN_PASSWORD",
     "PLACEHOLDER_ENV",
     "PLACEHOLDER_SECRETS",
     "PROJECT",
@@ -68,10 +70,14 @@ __all__ = [
 
 PROGRAM = ROOT / "__main__.py"
 
+# The admin password the placeholder hash stands for. The program never gets it: tests look for
+# it (and its forms) everywhere to prove that.
+PLACEHOLDER_ADMIN_PASSWORD = "Placeholder-Adm1n-Pa55word!x"
 # Placeholder values for what a stack file never holds in plaintext. They satisfy the
-# validation rules (the password meets the complexity rule) and are obviously fake.
+# validation rules (the hash's format, the password's complexity rule) and are obviously fake.
 PLACEHOLDER_SECRETS: dict[str, str] = {
-    f"{PROJECT}:clickhouseAdminPassword": "Placeholder-Pa55word!x",
+    f"{PROJECT}:clickhouseAdminPasswordHash": sha256_b64(PLACEHOLDER_ADMIN_PASSWORD),
+    f"{PROJECT}:clickhouseProvisionerPassword": "Placeholder-Pr0visioner-Pa55!",
     f"{PROJECT}:qstashToken": "placeholder-qstash-token",
     f"{PROJECT}:qstashCurrentSigningKey": "sig_placeholder_current",
     f"{PROJECT}:qstashNextSigningKey": "sig_placeholder_next",

@@ -52,6 +52,7 @@ class Registration:
     delete_before_replace: bool = False
     retain_on_delete: bool = False
     additional_secret_outputs: tuple[str, ...] = ()
+    alias_names: tuple[str, ...] = ()  # the `name` of each alias spec (an earlier name of the resource)
 
 
 def _fake_hex(*parts: str, length: int = 12) -> str:
@@ -202,6 +203,7 @@ class RecordingMonitor(MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 retain_on_delete=bool(request.retainOnDelete),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                alias_names=tuple(alias.spec.name for alias in request.aliases if alias.HasField("spec")),
             )
         )
         return response
