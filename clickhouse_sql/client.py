@@ -36,6 +36,12 @@ ALLOW_LIST_HINT = (
     'deploy runner\'s static egress range (see README "Reaching ClickHouse from CI")'
 )
 REDACTED = "<redacted>"
+ACCESS_DENIED = 497
+ACCESS_DENIED_HINT = (
+    ". The provisioning user may only grant and revoke the consumers' data privileges on the "
+    "warehouse database: something outside that (e.g. granted by hand elsewhere) must be revoked "
+    "by an admin; `pulumi refresh` shows it under this object's `drift`"
+)
 # clickhouse-connect logs every failed request at WARNING ("Unexpected Http Driver Exception",
 # driver/_backend/http_sync.py, logger `clickhouse_connect.driver._backend.http_sync`): while a new
 # service starts, those are expected; `connect` reports its retries itself, once each.
@@ -272,7 +278,10 @@ def clean_error(
     code = error_code(exc)
     if code is not None:
         detail = text[text.find("Code:") :] if "Code:" in text else text
-        return ClickHouseSQLError(f"{label}: {verb} failed with ClickHouse error code {code}: {detail}", code)
+        hint = ACCESS_DENIED_HINT if code == ACCESS_DENIED else ""
+        return ClickHouseSQLError(
+            f"{label}: {verb} failed with ClickHouse error code {code}: {detail}{hint}", code
+        )
     if is_transient(exc):
         return ClickHouseUnreachableError(
             f"{label}: the connection to {endpoint(connection)} failed during {verb} ({text}); every "
