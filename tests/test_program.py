@@ -38,6 +38,8 @@ def test_resource_set(stack: str) -> None:
             "pulumi-python:dynamic/clickhouse:Role": 2,
             "pulumi-python:dynamic/clickhouse:Grant": 2,
             "pulumi-python:dynamic/clickhouse:User": 3,
+            "pulumi-python:dynamic/clickhouse:SettingsProfile": 3,
+            "pulumi-python:dynamic/clickhouse:Quota": 3,
             "random:index/randomPassword:RandomPassword": 3,
         }
     )
@@ -88,6 +90,7 @@ def test_contract_names_match_the_issue() -> None:
         "clickhouse_host",
         "clickhouse_https_port",
         "clickhouse_service_id",
+        "clickhouse_rotation",
         "redis_rest_url",
         "pipeline_redis_rest_url",
         "qstash_topics",
