@@ -7,8 +7,7 @@ with `retiring: true` and unprotected. Its passwords (pulumi_random) carry no su
 cannot get one (changing `keepers` replaces the password), so `clickhouse-passwords-protected`
 is a stack policy that pairs each password with its user by the component's resource names
 (`<component>-<consumer>-password[-<label>]` and `<component>-<consumer>-user`): a password may be
-unprotected only when its user is unprotected, which `clickhouse-access-protected` allows only
-while the user is retiring.
+unprotected only when its user is unprotected and retiring.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from .types import (
     CLICKHOUSE_SQL,
@@ -69,6 +69,16 @@ def _owner(password: PolicyResource, users: Iterable[PolicyResource]) -> PolicyR
     return max(owners, key=lambda pair: pair[0])[1] if owners else None
 
 
+def _retiring(user: PolicyResource) -> bool:
+    """The user is unprotected and says it is retiring (outputs; unknown in preview: its protect decides)."""
+    if user.opts.protect:
+        return False
+    try:
+        return user.props.get("retiring") is True
+    except UnknownValueError:
+        return True  # clickhouse-access-protected checks the user's own (known) input
+
+
 def validate_passwords_protected(args: StackValidationArgs, report: ReportViolation) -> None:
     if not args.get_config().get("requireProtect", False):
         return
@@ -84,10 +94,11 @@ def validate_passwords_protected(args: StackValidationArgs, report: ReportViolat
                 "it belongs to no ClickHouse user of this stack.",
                 password.urn,
             )
-        elif owner.opts.protect:
+        elif not _retiring(owner):
             report(
                 f"Production consumer password {password.name} must be protected (protect: true) "
-                f"while its user {owner.name} is: deleting it changes the consumer's password; {REMOVAL}.",
+                f"unless its user {owner.name} is retiring: deleting it changes the consumer's "
+                f"password; {REMOVAL}.",
                 password.urn,
             )
 
