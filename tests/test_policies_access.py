@@ -100,7 +100,10 @@ def test_a_password_is_unprotected_only_with_its_retiring_user() -> None:
     new = _reg(PASSWORD, "warehouse-access-app-password-2026-11", protect=False)
     found = _password_findings([app_user, old, new])
     assert [resource for resource, _ in found] == [old.name, new.name]
-    assert "unless its user warehouse-access-app-user is retiring" in found[0][1]
+    assert "(warehouse-access-app-user: not retiring)" in found[0][1]
+    # A rotation in progress: the outgoing password may be unprotected while the other one is not.
+    assert _password_findings([app_user, old, dataclasses.replace(new, protect=True)]) == []
+    assert [r for r, _ in _password_findings([app_user, old])] == [old.name]  # its only password
     # The user retiring (unprotected, retiring): its passwords may go; dev never asks.
     retiring = _reg(USER, app_user.name, protect=False, retiring=True)
     assert _password_findings([retiring, old, new]) == []

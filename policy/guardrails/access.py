@@ -7,7 +7,9 @@ with `retiring: true` and unprotected. Its passwords (pulumi_random) carry no su
 cannot get one (changing `keepers` replaces the password), so `clickhouse-passwords-protected`
 is a stack policy that pairs each password with its user by the component's resource names
 (`<component>-<consumer>-password[-<label>]` and `<component>-<consumer>-user`): a password may be
-unprotected only when its user is unprotected and retiring.
+unprotected only when its user is unprotected and retiring, or when it is the outgoing password of
+a rotation in progress (two passwords, the other protected): a protected resource cannot be deleted
+by the `up` that finishes the rotation.
 """
 
 from __future__ import annotations
@@ -84,21 +86,29 @@ def validate_passwords_protected(args: StackValidationArgs, report: ReportViolat
         return
     access = [r for r in args.resources if in_warehouse_access(r.urn)]
     users = [r for r in access if r.resource_type == CLICKHOUSE_SQL_USER]
-    for password in access:
-        if password.resource_type != RANDOM_PASSWORD or password.opts.protect:
-            continue
+    owned: dict[str, list[PolicyResource]] = {user.urn: [] for user in users}
+    for password in (r for r in access if r.resource_type == RANDOM_PASSWORD):
         owner = _owner(password, users)
-        if owner is None:
+        if owner is not None:
+            owned[owner.urn].append(password)
+        elif not password.opts.protect:
             report(
                 f"Production consumer password {password.name} must be protected (protect: true); "
                 "it belongs to no ClickHouse user of this stack.",
                 password.urn,
             )
-        elif not _retiring(owner):
+    for user in users:
+        passwords = owned[user.urn]
+        unprotected = [p for p in passwords if not p.opts.protect]
+        if not unprotected or _retiring(user):
+            continue
+        if len(passwords) == 2 and len(unprotected) == 1:
+            continue  # a rotation in progress: the outgoing password goes when it finishes
+        for password in unprotected:
             report(
-                f"Production consumer password {password.name} must be protected (protect: true) "
-                f"unless its user {owner.name} is retiring: deleting it changes the consumer's "
-                f"password; {REMOVAL}.",
+                f"Production consumer password {password.name} must be protected (protect: true): "
+                f"only a retiring user's passwords ({user.name}: not retiring) or the outgoing one of a "
+                f"rotation (the other protected) may be unprotected; {REMOVAL}.",
                 password.urn,
             )
 
