@@ -182,7 +182,9 @@ class ClickHouseModel:
             self.profiles[m[1]] = Profile(self._elements(m[2]), [self._grantee(m[3])])
         elif m := re.fullmatch(rf"DROP SETTINGS PROFILE IF EXISTS {N}", sql):
             self.profiles.pop(m[1], None)
-        elif m := re.fullmatch(rf"CREATE QUOTA OR REPLACE {N} FOR INTERVAL (\d+) second MAX (.+) TO {N}", sql):
+        elif m := re.fullmatch(
+            rf"CREATE QUOTA OR REPLACE {N} FOR INTERVAL (\d+) second MAX (.+) TO {N}", sql
+        ):
             maxima = {k: int(v) for k, v in (part.split(" = ") for part in m[3].split(", "))}
             self.quotas[m[1]] = Quota(int(m[2]), maxima, [self._grantee(m[4])])
         elif m := re.fullmatch(rf"DROP QUOTA IF EXISTS {N}", sql):
@@ -287,7 +289,11 @@ class ClickHouseModel:
         database, table = _target(target)
         rows = self.privileges.setdefault((self._kind(grantee), grantee), [])
         for access, column in self._accesses(accesses):
-            hits = [r for r in rows if (r.access, r.database, r.table, r.column) == (access, database, table, column)]
+            hits = [
+                r
+                for r in rows
+                if (r.access, r.database, r.table, r.column) == (access, database, table, column)
+            ]
             if not hits and table is not None:  # revoking a table out of a database grant: a partial revoke
                 if any(r.access == access and r.database == database and r.table is None for r in rows):
                     self._check_grant_option(access, database)
@@ -377,3 +383,14 @@ class ClickHouseModel:
             + (" WITH GRANT OPTION" if r.grant_option else "")
             for r in self.privileges.get((kind, name), [])
         }
+
+
+# --- a picklable executor factory -------------------------------------------------------------
+
+SERVERS: dict[str, ClickHouseModel] = {}  # host -> model, for providers that travel pickled
+
+
+def connect(connection: Mapping[str, Any]) -> ClickHouseModel:
+    """An ExecutorFactory that survives pickling (a module-level function pickles by reference):
+    the provider unpickled by the dynamic provider host reaches the model registered for the host."""
+    return SERVERS[str(connection["host"])].factory(connection)

@@ -18,7 +18,12 @@ from clickhouse_sql.user import UserProvider
 from tests.ch_model import ClickHouseModel
 
 HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
-CONNECTION: dict[str, Any] = {"host": HOST, "port": 8443.0, "username": "provisioner", "password": "Prov-S3cret-Pw!"}
+CONNECTION: dict[str, Any] = {
+    "host": HOST,
+    "port": 8443.0,
+    "username": "provisioner",
+    "password": "Prov-S3cret-Pw!",
+}
 WRITE = ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"]
 READ_SETTINGS = [
     {"name": "readonly", "value": 2, "const": True},
@@ -32,22 +37,74 @@ WRITE_SETTINGS = [
 ]
 
 
-def declare(users: Mapping[str, tuple[list[str], str]]) -> list[tuple[str, type[SqlProvider], dict[str, Any]]]:
+def declare(
+    users: Mapping[str, tuple[list[str], str]],
+) -> list[tuple[str, type[SqlProvider], dict[str, Any]]]:
     """What WarehouseAccess declares: users = {user: (password hashes, access)}."""
     c = dict(CONNECTION)
     decl: list[tuple[str, type[SqlProvider], dict[str, Any]]] = [
         ("database", DatabaseProvider, {"name": "analytics", "connection": c}),
-        ("role-read", RoleProvider, {"name": "analytics_read", "readonly": 2.0, "databases": ["analytics"], "connection": c}),
-        ("role-write", RoleProvider, {"name": "analytics_write", "databases": ["analytics"], "connection": c}),
-        ("grant-read", GrantProvider, {"role": "analytics_read", "database": "analytics", "privileges": ["SELECT"], "connection": c}),
-        ("grant-write", GrantProvider, {"role": "analytics_write", "database": "analytics", "privileges": WRITE, "connection": c}),
+        (
+            "role-read",
+            RoleProvider,
+            {"name": "analytics_read", "readonly": 2.0, "databases": ["analytics"], "connection": c},
+        ),
+        (
+            "role-write",
+            RoleProvider,
+            {"name": "analytics_write", "databases": ["analytics"], "connection": c},
+        ),
+        (
+            "grant-read",
+            GrantProvider,
+            {"role": "analytics_read", "database": "analytics", "privileges": ["SELECT"], "connection": c},
+        ),
+        (
+            "grant-write",
+            GrantProvider,
+            {"role": "analytics_write", "database": "analytics", "privileges": WRITE, "connection": c},
+        ),
     ]
     for user, (hashes, access) in users.items():
         read = access == "read"
         decl += [
-            (f"{user}-user", UserProvider, {"name": user, "passwords_sha256_hex": list(hashes), "default_role": f"analytics_{access}", "connection": c, "retiring": False}),
-            (f"{user}-limits", SettingsProfileProvider, {"name": f"{user}_limits", "user": user, "settings": READ_SETTINGS if read else WRITE_SETTINGS, "limits_source": "defaults", "connection": c}),
-            (f"{user}-quota", QuotaProvider, {"name": f"{user}_quota", "user": user, "interval_seconds": 3600.0, "limits": {"queries": 10_000.0 if read else 50_000.0, "read_rows": 1e10 if read else 1e11}, "limits_source": "defaults", "connection": c}),
+            (
+                f"{user}-user",
+                UserProvider,
+                {
+                    "name": user,
+                    "passwords_sha256_hex": list(hashes),
+                    "default_role": f"analytics_{access}",
+                    "connection": c,
+                    "retiring": False,
+                },
+            ),
+            (
+                f"{user}-limits",
+                SettingsProfileProvider,
+                {
+                    "name": f"{user}_limits",
+                    "user": user,
+                    "settings": READ_SETTINGS if read else WRITE_SETTINGS,
+                    "limits_source": "defaults",
+                    "connection": c,
+                },
+            ),
+            (
+                f"{user}-quota",
+                QuotaProvider,
+                {
+                    "name": f"{user}_quota",
+                    "user": user,
+                    "interval_seconds": 3600.0,
+                    "limits": {
+                        "queries": 10_000.0 if read else 50_000.0,
+                        "read_rows": 1e10 if read else 1e11,
+                    },
+                    "limits_source": "defaults",
+                    "connection": c,
+                },
+            ),
         ]
     return decl
 

@@ -77,7 +77,13 @@ def test_rotation_is_two_explicit_steps_and_the_step_is_an_output() -> None:
 
 def test_prod_protects_sql_objects_and_passwords_until_a_consumer_retires() -> None:
     run = run_ok("prod")
-    sql = [*run.of_type(USER), *run.of_type(ROLE), *run.of_type(GRANT), *run.of_type(PROFILE), *run.of_type(QUOTA)]
+    sql = [
+        *run.of_type(USER),
+        *run.of_type(ROLE),
+        *run.of_type(GRANT),
+        *run.of_type(PROFILE),
+        *run.of_type(QUOTA),
+    ]
     assert sql and all(r.protect for r in [*sql, *run.of_type(PASSWORD)])
     consumers = stack_value("prod", "consumers")
     consumers["ai"]["retire"] = True

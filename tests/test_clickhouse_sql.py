@@ -87,7 +87,9 @@ def test_fresh_stack_then_a_no_change_up_runs_nothing(engine: Engine, model: Cli
     assert up(engine) == [] and engine.changed() == []
 
 
-def test_pre_existing_profiles_with_other_settings_are_replaced(engine: Engine, model: ClickHouseModel) -> None:
+def test_pre_existing_profiles_with_other_settings_are_replaced(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     model.seed(
         "CREATE ROLE IF NOT EXISTS `analytics_read`",
         "CREATE USER `someone` IDENTIFIED WITH sha256_hash BY '" + OTHER + "'",
@@ -100,11 +102,19 @@ def test_pre_existing_profiles_with_other_settings_are_replaced(engine: Engine, 
     assert up(engine) == []
 
 
-def test_an_extra_privilege_in_the_managed_database_is_revoked(engine: Engine, model: ClickHouseModel) -> None:
+def test_an_extra_privilege_in_the_managed_database_is_revoked(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     up(engine)
-    model.seed("GRANT INSERT ON `analytics`.* TO `analytics_read`", "GRANT SELECT ON `analytics`.* TO `analytics_read` WITH GRANT OPTION")
+    model.seed(
+        "GRANT INSERT ON `analytics`.* TO `analytics_read`",
+        "GRANT SELECT ON `analytics`.* TO `analytics_read` WITH GRANT OPTION",
+    )
     assert engine.refresh() == {
-        "grant-read": ["holds GRANT INSERT ON `analytics`.* (not declared)", "has GRANT OPTION for SELECT (not declared)"]
+        "grant-read": [
+            "holds GRANT INSERT ON `analytics`.* (not declared)",
+            "has GRANT OPTION for SELECT (not declared)",
+        ]
     }
     assert up(engine) == [
         "REVOKE INSERT ON `analytics`.* FROM `analytics_read`",
@@ -114,10 +124,15 @@ def test_an_extra_privilege_in_the_managed_database_is_revoked(engine: Engine, m
     assert engine.refresh() == {} and up(engine) == []
 
 
-def test_an_extra_privilege_on_another_database_is_found_and_revoked(engine: Engine, model: ClickHouseModel) -> None:
+def test_an_extra_privilege_on_another_database_is_found_and_revoked(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     model.seed("CREATE ROLE IF NOT EXISTS `analytics_read`", "GRANT INSERT ON `other`.* TO `analytics_read`")
     # The provisioning user holds no grant option outside analytics.*, so ClickHouse refuses the REVOKE:
-    with pytest.raises(ClickHouseSQLError, match=r"role `analytics_read`: REVOKE INSERT ON failed with ClickHouse error code 497: .* by an admin"):
+    with pytest.raises(
+        ClickHouseSQLError,
+        match=r"role `analytics_read`: REVOKE INSERT ON failed with ClickHouse error code 497: .* by an admin",
+    ):
         up(engine)
     model.grantable = None  # as an admin (or with the grant option) the same run converges it
     assert "REVOKE INSERT ON `other`.* FROM `analytics_read`" in up(engine)
@@ -128,7 +143,9 @@ def test_an_extra_privilege_on_another_database_is_found_and_revoked(engine: Eng
     assert engine.refresh() == {}
 
 
-def test_a_user_with_an_extra_role_and_default_role_all_is_reset(engine: Engine, model: ClickHouseModel) -> None:
+def test_a_user_with_an_extra_role_and_default_role_all_is_reset(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     model.seed(
         "CREATE ROLE IF NOT EXISTS `analytics_read`",
         "CREATE ROLE IF NOT EXISTS `analytics_write`",
@@ -146,7 +163,9 @@ def test_a_user_with_an_extra_role_and_default_role_all_is_reset(engine: Engine,
     assert_exactly_declared(model)
 
 
-def test_drift_added_by_hand_is_seen_by_refresh_and_removed_by_the_next_up(engine: Engine, model: ClickHouseModel) -> None:
+def test_drift_added_by_hand_is_seen_by_refresh_and_removed_by_the_next_up(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     up(engine)
     model.seed(
         "GRANT `analytics_write` TO `ai`",
@@ -165,7 +184,9 @@ def test_drift_added_by_hand_is_seen_by_refresh_and_removed_by_the_next_up(engin
         "holds GRANT INSERT ON `analytics`.`events` directly (not declared)",
         "has 1 setting(s) set on the user itself (not declared)",
     ]
-    assert drift["ai-quota"] == ["limits 3600s: queries = 1, declared: 3600s: queries = 10000, read_rows = 1e+10"]
+    assert drift["ai-quota"] == [
+        "limits 3600s: queries = 1, declared: 3600s: queries = 10000, read_rows = 1e+10"
+    ]
     assert drift["ai-limits"][0].startswith("lacks max_memory_usage")
     assert set(drift) == {"ai-user", "ai-quota", "ai-limits"}
     up(engine)
@@ -174,7 +195,9 @@ def test_drift_added_by_hand_is_seen_by_refresh_and_removed_by_the_next_up(engin
     assert engine.refresh() == {} and up(engine) == []
 
 
-def test_a_user_made_by_hand_with_another_password_gets_the_declared_one(engine: Engine, model: ClickHouseModel) -> None:
+def test_a_user_made_by_hand_with_another_password_gets_the_declared_one(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     model.seed(f"CREATE USER `app` IDENTIFIED WITH sha256_hash BY '{OTHER}'")
     up(engine)
     assert model.passwords("app") == [H1]
@@ -184,7 +207,9 @@ def test_a_user_made_by_hand_with_another_password_gets_the_declared_one(engine:
 def test_an_interrupted_create_is_finished_by_the_next_up(engine: Engine, model: ClickHouseModel) -> None:
     model.seed("CREATE ROLE IF NOT EXISTS `analytics_read`")  # role made, nothing else, nothing in the state
     model.fail_on = "CREATE USER `ai`"
-    with pytest.raises(ClickHouseUnreachableError, match="user `ai`: the connection .* failed during CREATE USER"):
+    with pytest.raises(
+        ClickHouseUnreachableError, match="user `ai`: the connection .* failed during CREATE USER"
+    ):
         up(engine)
     assert "app" in model.users and "ai" not in model.users
     model.fail_on = None
@@ -224,11 +249,17 @@ def test_a_removed_consumer_is_dropped(engine: Engine, model: ClickHouseModel) -
     assert up(engine, remaining) == []
 
 
-def test_states_before_the_password_list_migrate_without_a_password_change(engine: Engine, model: ClickHouseModel) -> None:
+def test_states_before_the_password_list_migrate_without_a_password_change(
+    engine: Engine, model: ClickHouseModel
+) -> None:
     up(engine)
     cls, id_, outs = engine.state["app-user"]
     legacy = {k: v for k, v in outs.items() if k not in ("passwords_sha256_hex", "drift", "retiring")}
-    engine.state["app-user"] = (cls, id_, {**legacy, "password_sha256_hex": H1, "previous_password_sha256_hex": None})
+    engine.state["app-user"] = (
+        cls,
+        id_,
+        {**legacy, "password_sha256_hex": H1, "previous_password_sha256_hex": None},
+    )
     assert up(engine) == []  # an update that stores the new shape, no SQL
     assert engine.changed() == ["app-user"] and up(engine) == []
 
