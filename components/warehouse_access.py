@@ -67,6 +67,14 @@ def profile_settings(consumer: Consumer) -> list[dict[str, object]]:
     return elements
 
 
+def quota_limits(consumer: str, limits: dict[str, int | None]) -> dict[str, int]:
+    """The consumer's quota maxima per hour (both always set: every access has defaults for them)."""
+    queries, read_rows = limits.get("queries_per_hour"), limits.get("read_rows_per_hour")
+    if queries is None or read_rows is None:
+        raise ValueError(f"consumers.{consumer}: no queries/read_rows quota defaults for its access")
+    return {"queries": queries, "read_rows": read_rows}
+
+
 def rotation_step(consumer: Consumer) -> dict[str, object]:
     """Which rotation step the consumer is in (the non-secret stack output `clickhouse_rotation`)."""
     labels = list(consumer.passwords)
@@ -178,7 +186,7 @@ class WarehouseAccess(pulumi.ComponentResource):
             name=f"{user_name}_quota",
             user=user.name,
             interval_seconds=QUOTA_INTERVAL_SECONDS,
-            limits={"queries": limits["queries_per_hour"], "read_rows": limits["read_rows_per_hour"]},
+            limits=quota_limits(consumer, limits),
             limits_source=source,
             connection=args.connection,
             retiring=settings.retire,

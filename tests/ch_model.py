@@ -70,8 +70,8 @@ class Quota:
 N = r"`?([A-Za-z0-9_.\-]+)`?"  # a (back)quoted name
 TARGET = r"(\*\.\*|`?[A-Za-z0-9_\-]+`?\.\*|`?[A-Za-z0-9_\-]+`?\.`?[A-Za-z0-9_\-]+`?)"
 ACCESS = r"([A-Z][A-Z ]*?)(?:\((`?[A-Za-z0-9_]+`?)\))?"
-QUOTA_COLUMNS = ("queries", "query_selects", "query_inserts", "errors", "result_rows", "result_bytes")
-QUOTA_COLUMNS += ("read_rows", "read_bytes", "execution_time", "written_bytes")
+QUOTA_COLUMNS: tuple[str, ...] = ("queries", "query_selects", "query_inserts", "errors", "result_rows")
+QUOTA_COLUMNS += ("result_bytes", "read_rows", "read_bytes", "execution_time", "written_bytes")
 
 
 def _unquote(name: str) -> str:
@@ -125,7 +125,7 @@ class ClickHouseModel:
             from clickhouse_connect.driver.exceptions import DatabaseError
 
             error = DatabaseError(str(exc))
-            error.code = exc.code  # type: ignore[attr-defined]
+            error.code = exc.code
             raise error from None
 
     def seed(self, *sqls: str) -> None:
@@ -139,7 +139,7 @@ class ClickHouseModel:
 
     # --- statements ---------------------------------------------------------------------------
 
-    def apply(self, sql: str) -> None:  # noqa: C901 - one branch per statement form
+    def apply(self, sql: str) -> None:  # one branch per statement form
         if m := re.fullmatch(rf"CREATE DATABASE IF NOT EXISTS {N}", sql):
             self.databases.add(m[1])
         elif m := re.fullmatch(rf"CREATE ROLE IF NOT EXISTS {N}", sql):

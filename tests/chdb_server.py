@@ -87,4 +87,5 @@ def server() -> Any:
     (directory / "users.xml").write_text(USERS_XML)
     config = directory / "config.xml"
     config.write_text(f"<clickhouse><users_config>{directory / 'users.xml'}</users_config></clickhouse>")
-    return chdb.connect(f":memory:?config-file={config}")
+    connect: Any = chdb.connect  # untyped
+    return connect(f":memory:?config-file={config}")

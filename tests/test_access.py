@@ -61,7 +61,8 @@ def test_rotation_is_two_explicit_steps_and_the_step_is_an_output() -> None:
     assert before.outputs["clickhouse_rotation"]["app"]["passwords"] == ["initial"]
     consumers["app"]["passwords"] = ["initial", "2026-11"]
     started = run_ok("dev", {"consumers": consumers})
-    app_passwords = [p.name for p in started.of_type(PASSWORD) if "-app-" in p.name]
+    # Sorted: the registration order of the passwords is not fixed.
+    app_passwords = sorted(p.name for p in started.of_type(PASSWORD) if "-app-" in p.name)
     assert app_passwords == ["warehouse-access-app-password", "warehouse-access-app-password-2026-11"]
     app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "app")
     assert len(_plain(app_user.inputs["passwords_sha256_hex"])) == 2

@@ -6,6 +6,7 @@ difference, and the seeded day-2 cases converge."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,8 @@ def test_fresh_stack_then_a_no_change_up_runs_nothing(engine: Engine, model: Cli
     assert ran[:6] == [
         "CREATE DATABASE IF NOT EXISTS `analytics`",
         "CREATE ROLE IF NOT EXISTS `analytics_read`",
-        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 2 CONST TO `analytics_read`",
+        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 2 CONST "
+        "TO `analytics_read`",
         "CREATE ROLE IF NOT EXISTS `analytics_write`",
         "GRANT SELECT ON `analytics`.* TO `analytics_read`",
         "GRANT SELECT, INSERT, CREATE TABLE, ALTER TABLE, DROP TABLE ON `analytics`.* TO `analytics_write`",
@@ -131,7 +133,8 @@ def test_an_extra_privilege_on_another_database_is_found_and_revoked(
     # The provisioning user holds no grant option outside analytics.*, so ClickHouse refuses the REVOKE:
     with pytest.raises(
         ClickHouseSQLError,
-        match=r"role `analytics_read`: REVOKE INSERT ON failed with ClickHouse error code 497: .* by an admin",
+        match=r"role `analytics_read`: REVOKE INSERT ON failed with ClickHouse error code 497: "
+        r".* by an admin",
     ):
         up(engine)
     model.grantable = None  # as an admin (or with the grant option) the same run converges it
@@ -178,7 +181,8 @@ def test_drift_added_by_hand_is_seen_by_refresh_and_removed_by_the_next_up(
     )
     drift = engine.refresh()
     assert drift["ai-user"] == [
-        "authenticates with 2 method(s) (sha256_password, plaintext_password), declared: 1 sha256 password(s)",
+        "authenticates with 2 method(s) (sha256_password, plaintext_password), "
+        "declared: 1 sha256 password(s)",
         "has role analytics_write granted (not declared)",
         "default roles ALL, declared: analytics_read",
         "holds GRANT INSERT ON `analytics`.`events` directly (not declared)",
@@ -208,7 +212,7 @@ def test_an_interrupted_create_is_finished_by_the_next_up(engine: Engine, model:
     model.seed("CREATE ROLE IF NOT EXISTS `analytics_read`")  # role made, nothing else, nothing in the state
     model.fail_on = "CREATE USER `ai`"
     with pytest.raises(
-        ClickHouseUnreachableError, match="user `ai`: the connection .* failed during CREATE USER"
+        ClickHouseUnreachableError, match=r"user `ai`: the connection .* failed during CREATE USER"
     ):
         up(engine)
     assert "app" in model.users and "ai" not in model.users
@@ -281,7 +285,8 @@ def test_every_statement_parses_and_every_read_resolves_in_chdb() -> None:
     statements = sorted(set(RUN))
     assert len(statements) >= 25
     array = "[" + ",".join("'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'" for s in statements) + "]"
-    result = chdb.query(
+    query: Any = chdb.query  # untyped
+    result = query(
         "SELECT s, formatQuery(s) FROM (SELECT arrayJoin({statements:Array(String)}) AS s)",
         "JSONCompactEachRow",
         params={"statements": array},
@@ -291,4 +296,4 @@ def test_every_statement_parses_and_every_read_resolves_in_chdb() -> None:
     reads = {sql: params for sql, params in engine.model.reads}
     assert len(reads) >= 12
     for sql, params in reads.items():
-        assert str(chdb.query(f"DESCRIBE TABLE ({sql})", "TSVRaw", params=params)).strip(), sql
+        assert str(query(f"DESCRIBE TABLE ({sql})", "TSVRaw", params=params)).strip(), sql

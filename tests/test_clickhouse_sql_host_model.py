@@ -44,7 +44,7 @@ def load_host() -> types.ModuleType:
     tree.body.pop()
     module = types.ModuleType("pulumi_dynamic_host")
     module.__file__ = spec.origin
-    exec(compile(tree, spec.origin, "exec"), module.__dict__)  # noqa: S102 - the installed SDK's own code
+    exec(compile(tree, spec.origin, "exec"), module.__dict__)  # the installed SDK's own code
     return module
 
 

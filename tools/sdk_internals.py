@@ -43,7 +43,7 @@ _PATCHED = ("_batch_setitems", "save_dict")
 @contextmanager
 def pickler_restored() -> Iterator[None]:
     """Undo, on exit, what the SDK's serialize_provider leaves patched on pickle's pure-Python Pickler."""
-    pickler: Any = pickle._Pickler  # type: ignore[attr-defined]  # the pure-Python pickler the SDK patches
+    pickler: Any = pickle._Pickler  # the pure-Python pickler the SDK patches
     saved = {name: pickler.__dict__[name] for name in _PATCHED}
     try:
         yield
