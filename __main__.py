@@ -41,6 +41,7 @@ access = WarehouseAccess(
         warehouse.sql_connection,
         warehouse.host,
         warehouse.https_port,
+        settings.protect,
     ),
     providers.opts(),
 )
@@ -64,6 +65,7 @@ envs = export_contract(
     settings.consumers,
     Sources(
         clickhouse_urls=access.urls,
+        clickhouse_rotation=access.rotation,
         clickhouse_host=warehouse.host,
         clickhouse_https_port=warehouse.https_port,
         clickhouse_service_id=warehouse.service_id,

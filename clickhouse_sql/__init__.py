@@ -4,13 +4,16 @@ No Pulumi provider package manages ClickHouse users, roles or grants, so these r
 SQL themselves over the service's HTTPS endpoint with clickhouse-connect:
 
     statements  pure SQL builders, identifier/literal validation and quoting
+    queries     the system-table reads (server-side parameters)
     client      executor protocol, clickhouse-connect executor, bounded retry, error scrubbing
-    provider    the pulumi.dynamic.ResourceProvider subclasses (CRUD, diff, refresh)
+    base        the common provider: observe -> converge (create/update), drift (read), diff
+    database, role, grant, user, settings_profile, quota   one provider per kind (profiles: shared)
+    provider    re-exports the providers (states reference `clickhouse_sql.provider.<Name>Provider`)
     resources   the pulumi.dynamic.Resource subclasses (this package's public API)
 """
 
 from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError, Connection
-from clickhouse_sql.resources import Database, Grant, Role, User
+from clickhouse_sql.resources import Database, Grant, Quota, Role, SettingsProfile, User
 
 __all__ = [
     "ClickHouseSQLError",
@@ -18,6 +21,8 @@ __all__ = [
     "Connection",
     "Database",
     "Grant",
+    "Quota",
     "Role",
+    "SettingsProfile",
     "User",
 ]

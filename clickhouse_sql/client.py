@@ -21,6 +21,7 @@ Transport, verified in the installed clickhouse-connect 1.12.0 sources:
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,13 +29,23 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
-from clickhouse_sql.statements import Query
+from clickhouse_sql.queries import Query
 
 ALLOW_LIST_HINT = (
     "the machine running `pulumi up` must be allowed by `dataWarehouse.ipAllowList` — in CI the "
     'deploy runner\'s static egress range (see README "Reaching ClickHouse from CI")'
 )
 REDACTED = "<redacted>"
+ACCESS_DENIED = 497
+ACCESS_DENIED_HINT = (
+    ". The provisioning user may only grant and revoke the consumers' data privileges on the "
+    "warehouse database: something outside that (e.g. granted by hand elsewhere) must be revoked "
+    "by an admin; `pulumi refresh` shows it under this object's `drift`"
+)
+# clickhouse-connect logs every failed request at WARNING ("Unexpected Http Driver Exception",
+# driver/_backend/http_sync.py, logger `clickhouse_connect.driver._backend.http_sync`): while a new
+# service starts, those are expected; `connect` reports its retries itself, once each.
+DRIVER_LOGGER = "clickhouse_connect"
 
 
 class Connection(TypedDict):
@@ -160,6 +171,7 @@ def open_clickhouse(connection: Connection, *, secure: bool = True) -> ClickHous
     """One client to `connection` (HTTPS unless told otherwise; opening it already queries the server)."""
     import clickhouse_connect
 
+    logging.getLogger(DRIVER_LOGGER).setLevel(logging.ERROR)
     client = clickhouse_connect.get_client(
         host=connection["host"],
         port=int(connection["port"]),
@@ -198,6 +210,7 @@ def connect(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     opener: Callable[[Connection], Executor] = open_clickhouse,
+    on_retry: Callable[[str], None] | None = None,
 ) -> Executor:
     """The default `ExecutorFactory`: open a client, retrying while the service is unreachable.
 
@@ -205,6 +218,7 @@ def connect(
     retried with exponential backoff until `policy.deadline`; then one `ClickHouseUnreachableError`
     names host:port, the attempts and the elapsed time, and the IP allow list requirement.
     Errors ClickHouse itself returns (a code: wrong password, ...) are raised at once.
+    Each retry is reported once through `on_retry` (what it waits for, the attempt, the delay).
     `sleep` and `clock` are injectable so the behaviour is testable without waiting.
     """
     started = clock()
@@ -225,8 +239,29 @@ def connect(
                 f"{elapsed:.0f}s failed (last error: {last_error}). A new ClickHouse Cloud service "
                 f"takes a few minutes to accept connections; if it stays unreachable, {ALLOW_LIST_HINT}."
             ) from None
+        if on_retry is not None:
+            on_retry(
+                f"ClickHouse at {endpoint(connection)} is not reachable yet (attempt {attempts}, "
+                f"{elapsed:.0f}s so far): retrying in {delay:.0f}s"
+            )
         sleep(delay)
         delay = min(delay * policy.multiplier, policy.max_delay)
+
+
+def log_info(message: str) -> None:
+    """pulumi.log.info: to the engine in a program, to stderr (which the CLI shows) in the provider host."""
+    import pulumi
+
+    pulumi.log.info(message)
+
+
+def reporting_connect(label: str, report: Callable[[str], None] = log_info) -> ExecutorFactory:
+    """`connect`, reporting each retry once with the object it is for (e.g. "user `app`: ...")."""
+
+    def factory(connection: Connection) -> Executor:
+        return connect(connection, on_retry=lambda message: report(f"{label}: {message}"))
+
+    return factory
 
 
 # --- labelled execution -----------------------------------------------------------------------
@@ -243,7 +278,10 @@ def clean_error(
     code = error_code(exc)
     if code is not None:
         detail = text[text.find("Code:") :] if "Code:" in text else text
-        return ClickHouseSQLError(f"{label}: {verb} failed with ClickHouse error code {code}: {detail}", code)
+        hint = ACCESS_DENIED_HINT if code == ACCESS_DENIED else ""
+        return ClickHouseSQLError(
+            f"{label}: {verb} failed with ClickHouse error code {code}: {detail}{hint}", code
+        )
     if is_transient(exc):
         return ClickHouseUnreachableError(
             f"{label}: the connection to {endpoint(connection)} failed during {verb} ({text}); every "

@@ -8,18 +8,23 @@ inputs and as outputs (`additional_secret_outputs`, merged with the caller's opt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
 import pulumi.dynamic
 
-from clickhouse_sql import statements
+from clickhouse_sql import quota, settings_profile, statements
 from clickhouse_sql.client import Connection
-from clickhouse_sql.provider import DatabaseProvider, GrantProvider, RoleProvider, UserProvider
+from clickhouse_sql.database import DatabaseProvider
+from clickhouse_sql.grant import GrantProvider
+from clickhouse_sql.quota import QuotaProvider
+from clickhouse_sql.role import RoleProvider
+from clickhouse_sql.settings_profile import SettingsProfileProvider
+from clickhouse_sql.user import UserProvider, password_hashes
 
 CONNECTION_SECRETS = ["connection"]
-USER_SECRETS = ["connection", "password_sha256_hex", "previous_password_sha256_hex"]
+USER_SECRETS = ["connection", "passwords_sha256_hex"]
 
 
 def _literal(value: Any, validate: Callable[[Any], Any]) -> Any:
@@ -55,13 +60,18 @@ class Database(pulumi.dynamic.Resource, module="clickhouse", name="Database"):
         props = {
             "name": _literal(name, lambda v: statements.identifier(v, "database name")),
             "connection": pulumi.Output.secret(connection),
+            "drift": None,
+            "retiring": False,
         }
         options = _options(opts, CONNECTION_SECRETS, retain_on_delete=True)
         super().__init__(DatabaseProvider(), resource_name, props, options)
 
 
 class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
-    """A role; with `readonly`, also the profile `<role>_profile` (`readonly = n CONST TO <role>`)."""
+    """A role; with `readonly`, also the profile `<role>_profile` (`readonly = n CONST TO <role>`).
+
+    `databases`: where Grant resources declare the role's privileges; any privilege elsewhere is drift.
+    """
 
     name: pulumi.Output[str]
     readonly: pulumi.Output[int | None]
@@ -72,13 +82,17 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
         *,
         name: pulumi.Input[str],
         readonly: pulumi.Input[int] | None = None,
+        databases: pulumi.Input[Sequence[str]],
         connection: pulumi.Input[Connection],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "name": _literal(name, lambda v: statements.identifier(v, "role name")),
             "readonly": _literal(readonly, statements.readonly_level) if readonly is not None else None,
+            "databases": databases,
             "connection": pulumi.Output.secret(connection),
+            "drift": None,
+            "retiring": False,
         }
         super().__init__(RoleProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
 
@@ -105,40 +119,104 @@ class Grant(pulumi.dynamic.Resource, module="clickhouse", name="Grant"):
             "database": _literal(database, lambda v: statements.identifier(v, "database name")),
             "privileges": _literal(privileges, statements.privileges),
             "connection": pulumi.Output.secret(connection),
+            "drift": None,
+            "retiring": False,
         }
         super().__init__(GrantProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
 
 
 class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
-    """A user with a hex SHA-256 password hash and a default role.
+    """A user accepting exactly the given hex SHA-256 password hashes, with one default role.
 
-    Changing `password_sha256_hex` rotates in two steps (see provider.UserProvider): the first
-    `pulumi up` adds the new password next to the old one (`previous_password_sha256_hex` holds
-    the old hash), the next `pulumi up` retires the old one. A new `name` replaces the user,
-    deleting the old one first.
+    `passwords_sha256_hex` is the rotation state (see clickhouse_sql.user): [old] -> [old, new]
+    adds the new password, [old, new] -> [new] retires the old one. A new `name` replaces the
+    user, deleting the old one first. `retiring` (no SQL effect) marks a consumer being removed.
     """
 
     name: pulumi.Output[str]
     default_role: pulumi.Output[str]
-    password_sha256_hex: pulumi.Output[str]
-    previous_password_sha256_hex: pulumi.Output[str | None]
+    passwords_sha256_hex: pulumi.Output[list[str]]
 
     def __init__(
         self,
         resource_name: str,
         *,
         name: pulumi.Input[str],
-        password_sha256_hex: pulumi.Input[str],
+        passwords_sha256_hex: pulumi.Input[Sequence[str]],
         default_role: pulumi.Input[str],
         connection: pulumi.Input[Connection],
+        retiring: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "name": _literal(name, lambda v: statements.identifier(v, "user name")),
-            "password_sha256_hex": pulumi.Output.secret(_literal(password_sha256_hex, statements.sha256_hex)),
+            "passwords_sha256_hex": pulumi.Output.secret(_literal(passwords_sha256_hex, password_hashes)),
             "default_role": _literal(default_role, lambda v: statements.identifier(v, "default_role")),
             "connection": pulumi.Output.secret(connection),
-            "previous_password_sha256_hex": None,
+            "retiring": retiring,
+            "drift": None,
         }
         options = _options(opts, USER_SECRETS, delete_before_replace=True)
         super().__init__(UserProvider(), resource_name, props, options)
+
+
+class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="SettingsProfile"):
+    """A user's settings profile: exactly `settings` (each {name, value, min, max, const}), TO `user`."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: str,
+        user: pulumi.Input[str],
+        settings: Sequence[Mapping[str, Any]],
+        limits_source: str,
+        connection: pulumi.Input[Connection],
+        retiring: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": statements.identifier(name, "settings profile name"),
+            "user": user,
+            "settings": settings_profile.settings(list(settings)),
+            "limits_source": settings_profile.source(limits_source),
+            "connection": pulumi.Output.secret(connection),
+            "retiring": retiring,
+            "drift": None,
+        }
+        options = _options(opts, CONNECTION_SECRETS, delete_before_replace=True)
+        super().__init__(SettingsProfileProvider(), resource_name, props, options)
+
+
+class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
+    """A user's quota: `MAX queries = q, read_rows = r` per `interval_seconds`, TO `user`."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: str,
+        user: pulumi.Input[str],
+        interval_seconds: int,
+        limits: Mapping[str, int],
+        limits_source: str,
+        connection: pulumi.Input[Connection],
+        retiring: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": statements.identifier(name, "quota name"),
+            "user": user,
+            "interval_seconds": quota.interval(interval_seconds),
+            "limits": quota.limits(limits),
+            "limits_source": settings_profile.source(limits_source),
+            "connection": pulumi.Output.secret(connection),
+            "retiring": retiring,
+            "drift": None,
+        }
+        options = _options(opts, CONNECTION_SECRETS, delete_before_replace=True)
+        super().__init__(QuotaProvider(), resource_name, props, options)

@@ -6,14 +6,13 @@ against `^[a-z][a-z0-9_]*$` and backquoted; mapping consumer names such as `data
 valid identifier is the caller's job. The only literal ever written into a statement is a
 password hash, validated as 64 lowercase hex characters before it is quoted.
 
-Reads are `Query` objects: SQL with server-side parameters (`{name:String}`) plus the values,
-which the executor sends separately, so no value is ever interpolated into a SELECT.
+The reads (`Query` objects with server-side parameters) are in clickhouse_sql.queries.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 IDENTIFIER_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -24,13 +23,6 @@ SHA256_HEX_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ALLOWED_PRIVILEGES: tuple[str, ...] = ("SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE")
 READONLY_LEVELS: tuple[int, ...] = (0, 1, 2)
 PROFILE_SUFFIX = "_profile"
-
-
-class Query(NamedTuple):
-    """A read statement and its server-side parameters."""
-
-    sql: str
-    parameters: Mapping[str, str]
 
 
 # --- validation and quoting -------------------------------------------------------------------
@@ -97,21 +89,12 @@ def privileges(values: object) -> list[str]:
     return [p for p in ALLOWED_PRIVILEGES if p in wanted]
 
 
-def profile_name(role: str) -> str:
-    """The settings profile that carries a role's `readonly` level."""
-    return identifier(f"{identifier(role, 'role')}{PROFILE_SUFFIX}", "settings profile")
-
-
 def _on_database(database: str) -> str:
     return f"{quote_identifier(database, 'database')}.*"
 
 
 def _privilege_list(values: Iterable[str]) -> str:
     return ", ".join(privileges(list(values)))
-
-
-def _identified(password_hex: str) -> str:
-    return f"IDENTIFIED WITH sha256_hash BY {quote_literal(sha256_hex(password_hex))}"
 
 
 # --- databases --------------------------------------------------------------------------------
@@ -121,7 +104,7 @@ def create_database(database: str) -> str:
     return f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database, 'database')}"
 
 
-# --- roles and their settings profile ---------------------------------------------------------
+# --- roles ------------------------------------------------------------------------------------
 
 
 def create_role(role: str) -> str:
@@ -132,25 +115,78 @@ def drop_role(role: str) -> str:
     return f"DROP ROLE IF EXISTS {quote_identifier(role, 'role')}"
 
 
-def _profile_body(role: str, readonly: int) -> str:
+def clear_settings(kind: str, name: str) -> str:
+    """Drop every setting and profile set on a user or role itself (`SETTINGS NONE`)."""
+    what = {"USER": "user", "ROLE": "role"}[kind]
+    return f"ALTER {kind} {quote_identifier(name, what)} SETTINGS NONE"
+
+
+# --- settings profiles ------------------------------------------------------------------------
+
+
+class Setting(NamedTuple):
+    """One element of a settings profile: a value and its constraint."""
+
+    name: str
+    value: int
+    min: int | None = None
+    max: int | None = None
+    const: bool = False
+
+    def sql(self) -> str:
+        text = f"{identifier(self.name, 'setting')} = {int(self.value)}"
+        if self.min is not None:
+            text += f" MIN {int(self.min)}"
+        if self.max is not None:
+            text += f" MAX {int(self.max)}"
+        return text + (" CONST" if self.const else "")
+
+
+def profile_name(role: str) -> str:
+    """The settings profile that carries a role's `readonly` level."""
+    return identifier(f"{identifier(role, 'role')}{PROFILE_SUFFIX}", "settings profile")
+
+
+def replace_settings_profile(profile: str, settings: Sequence[Setting], to_kind: str, to: str) -> str:
+    """The profile, replaced whatever it holds, with exactly these elements, applied to one user/role."""
+    body = ", ".join(setting.sql() for setting in settings)
     return (
-        f"{quote_identifier(profile_name(role), 'settings profile')} "
-        f"SETTINGS readonly = {readonly_level(readonly)} CONST TO {quote_identifier(role, 'role')}"
+        f"CREATE SETTINGS PROFILE OR REPLACE {quote_identifier(profile, 'settings profile')} "
+        f"SETTINGS {body} TO {quote_identifier(to, to_kind)}"
     )
 
 
-def create_profile(role: str, readonly: int) -> str:
-    """The role's settings profile, created only if missing (first deployment)."""
-    return f"CREATE SETTINGS PROFILE IF NOT EXISTS {_profile_body(role, readonly)}"
+def drop_settings_profile(profile: str) -> str:
+    return f"DROP SETTINGS PROFILE IF EXISTS {quote_identifier(profile, 'settings profile')}"
 
 
 def replace_profile(role: str, readonly: int) -> str:
-    """The role's settings profile, replaced whatever it holds (a changed or drifted level)."""
-    return f"CREATE SETTINGS PROFILE OR REPLACE {_profile_body(role, readonly)}"
+    """A role's readonly profile (`<role>_profile`), replaced whatever it holds."""
+    return replace_settings_profile(
+        profile_name(role), [Setting("readonly", readonly_level(readonly), const=True)], "role", role
+    )
 
 
 def drop_profile(role: str) -> str:
-    return f"DROP SETTINGS PROFILE IF EXISTS {quote_identifier(profile_name(role), 'settings profile')}"
+    return drop_settings_profile(profile_name(role))
+
+
+# --- quotas -----------------------------------------------------------------------------------
+
+QUOTA_LIMITS: tuple[str, ...] = ("queries", "read_rows")
+
+
+def replace_quota(quota: str, interval_seconds: int, limits: Mapping[str, int], user: str) -> str:
+    """The quota, replaced whatever it holds: these maxima per interval, applied to one user."""
+    maxima = ", ".join(f"{key} = {int(limits[key])}" for key in QUOTA_LIMITS if key in limits)
+    return (
+        f"CREATE QUOTA OR REPLACE {quote_identifier(quota, 'quota')} "
+        f"FOR INTERVAL {int(interval_seconds)} second MAX {maxima} TO {quote_identifier(user, 'user')}"
+    )
+
+
+def drop_quota(quota: str) -> str:
+    return f"DROP QUOTA IF EXISTS {quote_identifier(quota, 'quota')}"
 
 
 # --- privilege grants -------------------------------------------------------------------------
@@ -166,29 +202,90 @@ def revoke_privileges(values: Iterable[str], database: str, role: str) -> str:
     )
 
 
+ACCESS_TYPE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
+NAME_IN_GRANT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class Privilege(NamedTuple):
+    """One row of system.grants (a privilege some role or user holds), as the server reports it."""
+
+    access_type: str
+    database: str | None
+    table: str | None
+    column: str | None
+    grant_option: bool = False
+    partial_revoke: bool = False
+
+    def target(self) -> str:
+        """`ON ...` target: *.*, `db`.*, `db`.`table`; a column is written after the access type."""
+        if self.database is None:
+            return "*.*"
+        database = _grant_name(self.database)
+        return f"{database}.*" if self.table is None else f"{database}.{_grant_name(self.table)}"
+
+    def describe(self) -> str:
+        column = f"({self.column})" if self.column else ""
+        option = " WITH GRANT OPTION" if self.grant_option else ""
+        kind = "REVOKE" if self.partial_revoke else "GRANT"
+        return f"{kind} {self.access_type}{column} ON {self.target()}{option}"
+
+
+def _grant_name(value: str) -> str:
+    """A database/table/column name read back from system.grants, backquoted (any name made by hand)."""
+    if not NAME_IN_GRANT.fullmatch(value):
+        raise ValueError(f"cannot address {value!r} safely in a REVOKE; revoke it by hand")
+    return f"`{value}`"
+
+
+def revoke_privilege(privilege: Privilege, grantee_kind: str, grantee: str) -> str:
+    """REVOKE exactly one held privilege (as read from system.grants) from a role or user."""
+    if not ACCESS_TYPE.fullmatch(privilege.access_type):
+        raise ValueError(f"unexpected access type {privilege.access_type!r}")
+    column = f"({_grant_name(privilege.column)})" if privilege.column else ""
+    return (
+        f"REVOKE {privilege.access_type}{column} ON {privilege.target()} "
+        f"FROM {quote_identifier(grantee, grantee_kind)}"
+    )
+
+
+def revoke_grant_option(values: Iterable[str], database: str, role: str) -> str:
+    return (
+        f"REVOKE GRANT OPTION FOR {_privilege_list(values)} ON {_on_database(database)} "
+        f"FROM {quote_identifier(role, 'role')}"
+    )
+
+
 # --- users ------------------------------------------------------------------------------------
 
 
-def create_user(user: str, password_hex: str) -> str:
-    return f"CREATE USER IF NOT EXISTS {quote_identifier(user, 'user')} {_identified(password_hex)}"
+def _identified_all(passwords_hex: Sequence[str]) -> str:
+    if not passwords_hex:
+        raise ValueError("a user needs at least one password")
+    methods = ", ".join(f"sha256_hash BY {quote_literal(sha256_hex(h))}" for h in passwords_hex)
+    return f"IDENTIFIED WITH {methods}"
 
 
-def set_password(user: str, password_hex: str) -> str:
-    """Reset the user's authentication to exactly this one password (drops any other)."""
-    return f"ALTER USER {quote_identifier(user, 'user')} {_identified(password_hex)}"
+def create_user(user: str, passwords_hex: Sequence[str]) -> str:
+    """A new user accepting exactly these passwords (several only while a rotation is in progress)."""
+    return f"CREATE USER {quote_identifier(user, 'user')} {_identified_all(passwords_hex)} DEFAULT ROLE NONE"
 
 
-def add_password(user: str, password_hex: str) -> str:
-    """Add a second accepted password; the existing one keeps working (rotation step 1)."""
-    return f"ALTER USER {quote_identifier(user, 'user')} ADD {_identified(password_hex)}"
+def set_passwords(user: str, passwords_hex: Sequence[str]) -> str:
+    """Reset the user's authentication to exactly these passwords (drops any other method)."""
+    return f"ALTER USER {quote_identifier(user, 'user')} {_identified_all(passwords_hex)}"
+
+
+def add_passwords(user: str, passwords_hex: Sequence[str]) -> str:
+    """Add accepted passwords; the existing ones keep working (rotation start)."""
+    return f"ALTER USER {quote_identifier(user, 'user')} ADD {_identified_all(passwords_hex)}"
 
 
 def grant_role(role: str, user: str) -> str:
     return f"GRANT {quote_identifier(role, 'role')} TO {quote_identifier(user, 'user')}"
 
 
-def revoke_role(role: str, user: str) -> str:
-    return f"REVOKE {quote_identifier(role, 'role')} FROM {quote_identifier(user, 'user')}"
+def revoke_role(role: str, grantee: str, grantee_kind: str = "user") -> str:
+    return f"REVOKE {quote_identifier(role, 'role')} FROM {quote_identifier(grantee, grantee_kind)}"
 
 
 def set_default_role(role: str, user: str) -> str:
@@ -197,59 +294,3 @@ def set_default_role(role: str, user: str) -> str:
 
 def drop_user(user: str) -> str:
     return f"DROP USER IF EXISTS {quote_identifier(user, 'user')}"
-
-
-# --- reads (refresh / drift) ------------------------------------------------------------------
-
-
-def database_exists(database: str) -> Query:
-    return Query(
-        "SELECT name FROM system.databases WHERE name = {name:String}",
-        {"name": identifier(database, "database")},
-    )
-
-
-def role_exists(role: str) -> Query:
-    return Query(
-        "SELECT name FROM system.roles WHERE name = {name:String}", {"name": identifier(role, "role")}
-    )
-
-
-def profile_targets(role: str) -> Query:
-    """The roles/users a role's settings profile applies to."""
-    return Query(
-        "SELECT apply_to_list FROM system.settings_profiles WHERE name = {profile:String}",
-        {"profile": profile_name(role)},
-    )
-
-
-def profile_readonly(role: str) -> Query:
-    """The `readonly` value and its writability (`CONST`) in a role's settings profile."""
-    return Query(
-        "SELECT value, writability FROM system.settings_profile_elements "
-        "WHERE profile_name = {profile:String} AND setting_name = {setting:String}",
-        {"profile": profile_name(role), "setting": "readonly"},
-    )
-
-
-def database_grants(role: str, database: str) -> Query:
-    """The privileges a role holds on `database`.* (whole-database, non-revoke rows only)."""
-    return Query(
-        "SELECT access_type FROM system.grants WHERE role_name = {role:String} "
-        "AND database = {database:String} AND table IS NULL AND column IS NULL AND is_partial_revoke = 0",
-        {"role": identifier(role, "role"), "database": identifier(database, "database")},
-    )
-
-
-def user_default_roles(user: str) -> Query:
-    return Query(
-        "SELECT default_roles_all, default_roles_list FROM system.users WHERE name = {name:String}",
-        {"name": identifier(user, "user")},
-    )
-
-
-def user_granted_roles(user: str) -> Query:
-    return Query(
-        "SELECT granted_role_name FROM system.role_grants WHERE user_name = {name:String}",
-        {"name": identifier(user, "user")},
-    )

@@ -6,18 +6,86 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
+    model_validator,
 )
 
 from .errors import fail, rule
 from .passwords import PROVISIONER_USER
 from .rules import (
     Settings,
+    at_least,
     no_duplicates,
 )
 from .vercel_delivery import Vercel
 
 CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
+PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+# The label of the password every consumer had before `passwords` existed (its RandomPassword keeps
+# the old resource name and keepers, so switching from `rotation` to `passwords` changes no password).
+INITIAL_PASSWORD = "initial"
+GIB = 1024**3
+
+
+def _password_labels(values: list[str]) -> list[str]:
+    problems = [
+        rule(
+            "is not a password label: lowercase letters, digits and hyphens (max 31)",
+            "use e.g. 2026-11",
+            at=[i],
+            value=v,
+        )
+        for i, v in enumerate(values)
+        if not PASSWORD_LABEL.match(v)
+    ]
+    if not 1 <= len(values) <= 2:
+        problems.append(
+            rule(
+                "must list 1 password label, or 2 while a rotation is in progress (old first, new last)",
+                "start a rotation: [old, new]; finish it: [new]",
+                value=values,
+            )
+        )
+    if problems:
+        fail(*problems)
+    return values
+
+
+PositiveInt = Annotated[int, at_least(1, "must be at least 1", "use a whole number >= 1")]
+
+
+class Limits(Settings):
+    """Per-consumer ClickHouse limits: settings-profile constraints and an hourly quota.
+
+    Unset keys take the defaults of the consumer's access (LIMIT_DEFAULTS); prod must set them all
+    (policy clickhouse-consumer-limits)."""
+
+    max_memory_usage_bytes: PositiveInt | None = Field(None, examples=[4 * GIB])
+    max_execution_time_seconds: PositiveInt | None = Field(None, examples=[60])
+    max_result_rows: PositiveInt | None = Field(None, examples=[1_000_000])
+    queries_per_hour: PositiveInt | None = Field(None, examples=[10_000])
+    read_rows_per_hour: PositiveInt | None = Field(None, examples=[10_000_000_000])
+
+
+# Defaults by access. Readers (dashboards, the AI service) get small per-query maxima; the writer
+# (the pipeline) larger ones and no result-row cap (INSERT ... SELECT must not be cut off).
+LIMIT_DEFAULTS: dict[str, dict[str, int | None]] = {
+    "read": {
+        "max_memory_usage_bytes": 4 * GIB,
+        "max_execution_time_seconds": 60,
+        "max_result_rows": 1_000_000,
+        "queries_per_hour": 10_000,
+        "read_rows_per_hour": 10_000_000_000,
+    },
+    "write": {
+        "max_memory_usage_bytes": 16 * GIB,
+        "max_execution_time_seconds": 1_800,
+        "max_result_rows": None,
+        "queries_per_hour": 50_000,
+        "read_rows_per_hour": 100_000_000_000,
+    },
+}
 
 
 class Consumer(Settings):
@@ -26,9 +94,39 @@ class Consumer(Settings):
     clickhouse: Literal["read", "write", "none"] = Field("none", examples=["read"])
     redis: Literal["cache", "pipeline", "none"] = Field("none", examples=["cache"])
     qstash: Annotated[list[Literal["publish", "receive"]], no_duplicates()] = Field(default_factory=list)
-    # Changing it (any string or number) rotates this consumer's ClickHouse password.
-    rotation: str | int | float | None = Field(None, examples=["2026-11"])
+    # The ClickHouse passwords the user accepts, by label, newest last: [a] -> [a, b] starts a
+    # rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
+    passwords: Annotated[list[str], AfterValidator(_password_labels)] = Field(
+        default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]]
+    )
+    limits: Limits | None = None
+    # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
+    # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
+    retire: bool = Field(False, examples=[True])
     vercel: Vercel | None = None
+
+    @model_validator(mode="after")
+    def _clickhouse_only(self) -> Consumer:
+        if self.clickhouse == "none" and (self.limits is not None or self.retire):
+            fail(
+                rule(
+                    "limits and retire apply to a consumer's ClickHouse user; this consumer has none",
+                    "remove them, or set clickhouse: read|write",
+                    value=None,
+                )
+            )
+        return self
+
+    def effective_limits(self) -> dict[str, int | None]:
+        """The limits this consumer gets: its own, else its access's defaults (readers/writers)."""
+        defaults = LIMIT_DEFAULTS.get(self.clickhouse, {})
+        own = self.limits.model_dump() if self.limits else {}
+        return {key: own.get(key) if own.get(key) is not None else value for key, value in defaults.items()}
+
+    def limits_complete(self) -> bool:
+        """True when every limit is set in config (none comes from the defaults)."""
+        own = self.limits.model_dump() if self.limits else {}
+        return all(own.get(key) is not None for key in LIMIT_DEFAULTS.get(self.clickhouse, {}))
 
 
 # SQL users a consumer may never take over: the service's admin user, and the user the program

@@ -24,6 +24,7 @@ OUTPUTS: dict[str, bool] = {
     "clickhouse_host": False,
     "clickhouse_https_port": False,
     "clickhouse_service_id": False,
+    "clickhouse_rotation": False,  # per consumer: password labels and rotation step (no secret)
     "redis_url": True,
     "redis_rest_url": False,
     "redis_token": True,
@@ -49,6 +50,7 @@ class Sources:
     """What the components offer the consumers."""
 
     clickhouse_urls: Mapping[str, pulumi.Output[str]]  # consumer -> its own URL
+    clickhouse_rotation: Mapping[str, Mapping[str, object]]  # consumer -> labels, rotation step
     clickhouse_host: pulumi.Output[Any]
     clickhouse_https_port: pulumi.Output[Any]
     clickhouse_service_id: pulumi.Output[str]
@@ -92,6 +94,7 @@ def export_contract(
         "clickhouse_host": src.clickhouse_host,
         "clickhouse_https_port": src.clickhouse_https_port,
         "clickhouse_service_id": src.clickhouse_service_id,
+        "clickhouse_rotation": dict(src.clickhouse_rotation),
         "redis_url": src.cache.url,
         "redis_rest_url": src.cache.rest_url,
         "redis_token": src.cache.rest_token,

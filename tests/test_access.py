@@ -27,7 +27,7 @@ def test_one_user_per_consumer_with_its_role(stack: str) -> None:
     users = {_plain(u.inputs["name"]): _plain(u.inputs["default_role"]) for u in run.of_type(USER)}
     assert users == {"app": "analytics_read", "data_pipeline": "analytics_write", "ai": "analytics_read"}
     for user in run.of_type(USER):
-        assert {"password_sha256_hex", "connection"} <= user.secret_inputs
+        assert {"passwords_sha256_hex", "connection"} <= user.secret_inputs
         assert user.delete_before_replace
     roles = {_plain(r.inputs["name"]): r.inputs.get("readonly") for r in run.of_type(ROLE)}
     assert roles == {"analytics_read": 2, "analytics_write": None}
@@ -50,13 +50,85 @@ def test_a_consumer_without_clickhouse_gets_no_user() -> None:
     )
 
 
-def test_rotation_changes_only_that_consumers_password() -> None:
+PASSWORD = "random:index/randomPassword:RandomPassword"
+PROFILE = "pulumi-python:dynamic/clickhouse:SettingsProfile"
+QUOTA = "pulumi-python:dynamic/clickhouse:Quota"
+
+
+def test_rotation_is_two_explicit_steps_and_the_step_is_an_output() -> None:
     consumers = stack_value("dev", "consumers")
-    before = run_ok("dev").outputs["consumer_env"]
-    consumers["app"]["rotation"] = 2
-    after = run_ok("dev", {"consumers": consumers}).outputs["consumer_env"]
-    assert after["app"]["CLICKHOUSE_URL"] != before["app"]["CLICKHOUSE_URL"]
-    assert after["ai"]["CLICKHOUSE_URL"] == before["ai"]["CLICKHOUSE_URL"]
+    before = run_ok("dev")
+    assert before.outputs["clickhouse_rotation"]["app"]["passwords"] == ["initial"]
+    consumers["app"]["passwords"] = ["initial", "2026-11"]
+    started = run_ok("dev", {"consumers": consumers})
+    # Sorted: the registration order of the passwords is not fixed.
+    app_passwords = sorted(p.name for p in started.of_type(PASSWORD) if "-app-" in p.name)
+    assert app_passwords == ["warehouse-access-app-password", "warehouse-access-app-password-2026-11"]
+    app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "app")
+    assert len(_plain(app_user.inputs["passwords_sha256_hex"])) == 2
+    env = started.outputs["consumer_env"]
+    assert env["app"]["CLICKHOUSE_URL"] != before.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
+    assert env["ai"]["CLICKHOUSE_URL"] == before.outputs["consumer_env"]["ai"]["CLICKHOUSE_URL"]
+    assert started.outputs["clickhouse_rotation"]["app"]["step"].startswith("rotating: '2026-11' added")
+    consumers["app"]["passwords"] = ["2026-11"]
+    finished = run_ok("dev", {"consumers": consumers})
+    assert [p.name for p in finished.of_type(PASSWORD) if "-app-" in p.name] == app_passwords[1:]
+    assert finished.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"] == env["app"]["CLICKHOUSE_URL"]
+
+
+def test_prod_protects_sql_objects_and_passwords_until_a_consumer_retires() -> None:
+    run = run_ok("prod")
+    sql = [
+        *run.of_type(USER),
+        *run.of_type(ROLE),
+        *run.of_type(GRANT),
+        *run.of_type(PROFILE),
+        *run.of_type(QUOTA),
+    ]
+    assert sql and all(r.protect for r in [*sql, *run.of_type(PASSWORD)])
+    consumers = stack_value("prod", "consumers")
+    consumers["ai"]["retire"] = True
+    retiring = run_ok("prod", {"consumers": consumers})
+    unprotected = sorted(r.name for r in retiring.resources if r.custom and not r.protect and "ai" in r.name)
+    assert unprotected == [
+        "warehouse-access-ai-limits",
+        "warehouse-access-ai-password",
+        "warehouse-access-ai-quota",
+        "warehouse-access-ai-user",
+    ]
+    assert all(r.protect for r in retiring.of_type(USER) if _plain(r.inputs["name"]) != "ai")
+
+
+def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
+    run = run_ok("dev")
+    profiles = {_plain(p.inputs["name"]): p.inputs for p in run.of_type(PROFILE)}
+    app = {e["name"]: e for e in profiles["app_limits"]["settings"]}
+    assert (app["readonly"]["value"], app["readonly"]["const"]) == (2, True)
+    assert app["max_memory_usage"]["max"] == 4 * 1024**3 and app["max_memory_usage"]["min"] == 1
+    writer = {e["name"] for e in profiles["data_pipeline_limits"]["settings"]}
+    assert writer == {"max_memory_usage", "max_execution_time"}
+    assert profiles["app_limits"]["limits_source"] == "defaults"
+    consumers = stack_value("dev", "consumers")
+    consumers["ai"]["limits"] = {
+        "maxMemoryUsageBytes": 2 * 1024**3,
+        "maxExecutionTimeSeconds": 30,
+        "maxResultRows": 1000,
+        "queriesPerHour": 100,
+        "readRowsPerHour": 1_000_000,
+    }
+    tuned = run_ok("dev", {"consumers": consumers})
+    quota = next(q for q in tuned.of_type(QUOTA) if _plain(q.inputs["name"]) == "ai_quota")
+    assert quota.inputs["limits"] == {"queries": 100, "read_rows": 1_000_000}
+    assert quota.inputs["limits_source"] == "config"
+
+
+def test_bad_passwords_and_limits_are_config_errors() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["app"]["passwords"] = ["a", "b", "c"]
+    consumers["ai"]["limits"] = {"queriesPerHour": 0}
+    text = config_error("dev", {"consumers": consumers})
+    assert "consumers.app.passwords" in text and "2 while a rotation is in progress" in text
+    assert "consumers.ai.limits.queriesPerHour" in text and "at least 1" in text
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -1,12 +1,13 @@
 """The providers inside the real dynamic provider host (`python -m pulumi.dynamic`, what the Pulumi
 CLI starts, here from the program directory), over its gRPC interface, against the loopback
-ClickHouse of test_clickhouse_sql_transport: unpickling by reference, RPC-shaped properties
-(floats, structs), the empty-read path and what an error looks like when it reaches the engine."""
+ClickHouse of test_clickhouse_sql_transport (reads answered by chdb from a users.xml): unpickling
+by reference, RPC-shaped properties (floats, structs), the empty-read path and what an error looks
+like when it reaches the engine. test_clickhouse_sql_host_model drives the same host in-process
+against the stateful model (no-op runs after rotation steps)."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,14 +21,13 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from clickhouse_sql.client import open_clickhouse
 from clickhouse_sql.provider import DatabaseProvider, SqlProvider, UserProvider
-from tests.test_clickhouse_sql_transport import ADMIN_PASSWORD, Loopback, loopback
+from tests.chdb_server import APP_HEX
+from tests.test_clickhouse_sql_transport import ADMIN_PASSWORD, APP_NEW_HEX, Loopback, loopback
 from tools.sdk_internals import serialize_provider
 
 __all__ = ["loopback"]  # the fixture, shared with the transport tests
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_HEX = hashlib.sha256(b"app-password-one").hexdigest()
-APP_NEW_HEX = hashlib.sha256(b"app-password-two").hexdigest()
 URN = "urn:pulumi:test::salla-analytics-infra::pulumi-python:dynamic/clickhouse:{kind}::{name}"
 
 
@@ -70,60 +70,69 @@ def props(provider: SqlProvider, loopback: Loopback, **values: Any) -> struct_pb
 
 def test_the_host_runs_create_read_diff_and_delete(host: Any, loopback: Loopback) -> None:
     provider = plain_http_provider(DatabaseProvider)
-    urn = URN.format(kind="Database", name="system")
+    urn = URN.format(kind="Database", name="analytics")
     created = host.Create(
-        provider_pb2.CreateRequest(urn=urn, properties=props(provider, loopback, name="system"))
+        provider_pb2.CreateRequest(urn=urn, properties=props(provider, loopback, name="analytics"))
     )
-    assert created.id == "system"
+    assert created.id == "analytics"
     assert created.properties["connection"]["port"] == loopback.port
     assert [(r.method, r.body) for r in loopback.requests if r.body.startswith("CREATE")] == [
-        ("POST", "CREATE DATABASE IF NOT EXISTS `system`")
+        ("POST", "CREATE DATABASE IF NOT EXISTS `analytics`")
     ]
-    found = host.Read(provider_pb2.ReadRequest(id="system", urn=urn, properties=created.properties))
-    assert found.id == "system"
-    missing = props(provider, loopback, name="analytics")
-    gone = host.Read(provider_pb2.ReadRequest(id="analytics", urn=urn, properties=missing))
+    existing = props(provider, loopback, name="system")
+    found = host.Read(provider_pb2.ReadRequest(id="system", urn=urn, properties=existing))
+    assert found.id == "system" and list(found.properties["drift"]) == []
+    # The loopback records DDL without applying it: `analytics` is still missing on the server.
+    gone = host.Read(provider_pb2.ReadRequest(id="analytics", urn=urn, properties=created.properties))
     assert gone.id == "" and set(gone.properties) == {"__provider"}  # the engine will recreate it
-    renamed = props(provider, loopback, name="analytics")
-    diff = host.Diff(provider_pb2.DiffRequest(id="system", urn=urn, olds=created.properties, news=renamed))
+    renamed = props(provider, loopback, name="events")
+    diff = host.Diff(provider_pb2.DiffRequest(id="analytics", urn=urn, olds=created.properties, news=renamed))
     assert (diff.changes, list(diff.replaces)) == (provider_pb2.DiffResponse.DIFF_SOME, ["name"])
     same = host.Diff(
-        provider_pb2.DiffRequest(id="system", urn=urn, olds=created.properties, news=created.properties)
+        provider_pb2.DiffRequest(id="analytics", urn=urn, olds=created.properties, news=created.properties)
     )
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
-    host.Delete(provider_pb2.DeleteRequest(id="system", urn=urn, properties=created.properties))
+    ddl = len([r for r in loopback.requests if r.method == "POST"])
+    host.Delete(provider_pb2.DeleteRequest(id="analytics", urn=urn, properties=created.properties))
+    assert len([r for r in loopback.requests if r.method == "POST"]) == ddl  # a database is never dropped
 
 
 def test_a_user_rotation_through_the_host_and_a_clean_engine_error(host: Any, loopback: Loopback) -> None:
+    # `app` exists on the server (users.xml) with APP_HEX: create converges it (no CREATE USER).
     provider = plain_http_provider(UserProvider)
     urn = URN.format(kind="User", name="app")
-    inputs = props(provider, loopback, name="app", password_sha256_hex=APP_HEX, default_role="analytics_read")
+    values = {"name": "app", "default_role": "analytics_read"}
+    inputs = props(provider, loopback, **values, passwords_sha256_hex=[APP_HEX])
     created = host.Create(provider_pb2.CreateRequest(urn=urn, properties=inputs))
-    rotated_inputs = props(
-        provider, loopback, name="app", password_sha256_hex=APP_NEW_HEX, default_role="analytics_read"
-    )
+    assert not [r for r in loopback.requests if r.body.startswith("CREATE USER")]
+    started_inputs = props(provider, loopback, **values, passwords_sha256_hex=[APP_HEX, APP_NEW_HEX])
     diff = host.Diff(
-        provider_pb2.DiffRequest(id="app", urn=urn, olds=created.properties, news=rotated_inputs)
+        provider_pb2.DiffRequest(id="app", urn=urn, olds=created.properties, news=started_inputs)
     )
     assert (diff.changes, list(diff.replaces), diff.deleteBeforeReplace) == (
         provider_pb2.DiffResponse.DIFF_SOME,
         [],
         False,
     )
-    rotated = host.Update(
-        provider_pb2.UpdateRequest(id="app", urn=urn, olds=created.properties, news=rotated_inputs)
+    sent = len(loopback.requests)
+    started = host.Update(
+        provider_pb2.UpdateRequest(id="app", urn=urn, olds=created.properties, news=started_inputs)
     )
-    assert rotated.properties["previous_password_sha256_hex"] == APP_HEX
-    assert (
-        loopback.requests[-1].body == f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{APP_NEW_HEX}'"
+    assert list(started.properties["passwords_sha256_hex"]) == [APP_HEX, APP_NEW_HEX]
+    assert f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{APP_NEW_HEX}'" in [
+        r.body for r in loopback.requests[sent:]
+    ]
+    same = host.Diff(
+        provider_pb2.DiffRequest(id="app", urn=urn, olds=started.properties, news=started_inputs)
     )
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
 
-    # ClickHouse refuses the retirement; the engine receives the host's traceback text.
+    # ClickHouse refuses the rotation; the engine receives the host's traceback text.
     echoed = f"Code: 497. DB::Exception: Not enough privileges: BY '{APP_NEW_HEX}'. (ACCESS_DENIED)"
-    loopback.fail_ddl["ALTER USER"] = (497, echoed)
+    loopback.fail["ALTER USER"] = (497, echoed)
     with pytest.raises(grpc.RpcError) as err:
         host.Update(
-            provider_pb2.UpdateRequest(id="app", urn=urn, olds=rotated.properties, news=rotated_inputs)
+            provider_pb2.UpdateRequest(id="app", urn=urn, olds=created.properties, news=started_inputs)
         )
     details = err.value.details()
     assert "ClickHouseSQLError: user `app`: ALTER USER failed with ClickHouse error code 497" in details

@@ -13,8 +13,15 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from clickhouse_sql import Connection, Database, Grant, Role, User
-from clickhouse_sql.provider import DatabaseProvider, GrantProvider, RoleProvider, UserProvider
+from clickhouse_sql import Connection, Database, Grant, Quota, Role, SettingsProfile, User
+from clickhouse_sql.provider import (
+    DatabaseProvider,
+    GrantProvider,
+    QuotaProvider,
+    RoleProvider,
+    SettingsProfileProvider,
+    UserProvider,
+)
 from tools.mocks import PlatformMocks, RecordingMonitor, Registration
 
 ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
@@ -57,8 +64,10 @@ def admin_connection() -> pulumi.Output[Connection]:
 def declare_stack(database_opts: pulumi.ResourceOptions | None = None) -> None:
     connection = admin_connection()
     db = Database("analytics", name="analytics", connection=connection, opts=database_opts)
-    read = Role("analytics_read", name="analytics_read", readonly=2, connection=connection)
-    write = Role("analytics_write", name="analytics_write", connection=connection)
+    read = Role(
+        "analytics_read", name="analytics_read", readonly=2, databases=["analytics"], connection=connection
+    )
+    write = Role("analytics_write", name="analytics_write", databases=["analytics"], connection=connection)
     Grant("read", role=read.name, database=db.name, privileges=["SELECT"], connection=connection)
     Grant(
         "write",
@@ -72,7 +81,30 @@ def declare_stack(database_opts: pulumi.ResourceOptions | None = None) -> None:
         ("data_pipeline", PIPELINE_HEX, write),
         ("ai", AI_HEX, read),
     ]:
-        User(user, name=user, password_sha256_hex=password_hex, default_role=role.name, connection=connection)
+        User(
+            user,
+            name=user,
+            passwords_sha256_hex=[password_hex],
+            default_role=role.name,
+            connection=connection,
+        )
+    SettingsProfile(
+        "app_limits",
+        name="app_limits",
+        user="app",
+        settings=[{"name": "readonly", "value": 2, "const": True}],
+        limits_source="defaults",
+        connection=connection,
+    )
+    Quota(
+        "app_quota",
+        name="app_quota",
+        user="app",
+        interval_seconds=3600,
+        limits={"queries": 10_000, "read_rows": 10**10},
+        limits_source="config",
+        connection=connection,
+    )
 
 
 def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
@@ -91,13 +123,15 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
         "app": "pulumi-python:dynamic/clickhouse:User",
         "data_pipeline": "pulumi-python:dynamic/clickhouse:User",
         "ai": "pulumi-python:dynamic/clickhouse:User",
+        "app_limits": "pulumi-python:dynamic/clickhouse:SettingsProfile",
+        "app_quota": "pulumi-python:dynamic/clickhouse:Quota",
     }
     # Secret inputs: the connection (admin password) everywhere, the hash on users; and the
     # serialized provider (the SDK's default: always a secret).
     for name, request in requests.items():
         expected = {"connection", "__provider"}
         if request.type.endswith(":User"):
-            expected.add("password_sha256_hex")
+            expected.add("passwords_sha256_hex")
         if request.type.endswith(":Grant"):
             expected.add("database")  # the database's name: an output this test made secret
         assert request.secret_inputs == expected, name
@@ -107,11 +141,10 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
     assert db.retain_on_delete is True
     for user in ("app", "data_pipeline", "ai"):
         assert requests[user].delete_before_replace is True
-        assert list(requests[user].additional_secret_outputs) == [
-            "connection",
-            "password_sha256_hex",
-            "previous_password_sha256_hex",
-        ]
+        assert list(requests[user].additional_secret_outputs) == ["connection", "passwords_sha256_hex"]
+    for name in ("app_limits", "app_quota"):  # same-named objects: the old one goes first
+        assert requests[name].delete_before_replace is True
+        assert list(requests[name].additional_secret_outputs) == ["connection"]
     for name in ("analytics_read", "analytics_write", "read", "write"):
         assert list(requests[name].additional_secret_outputs) == ["connection"]
         assert requests[name].delete_before_replace is False and requests[name].retain_on_delete is False
@@ -121,7 +154,12 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
     assert write["role"] == "analytics_write" and write["database"] == "analytics"
     assert mocks_inputs(requests["analytics_read"])["readonly"] == 2
     app = mocks_inputs(requests["app"])
-    assert (app["default_role"], app["password_sha256_hex"]) == ("analytics_read", APP_HEX)
+    assert (app["default_role"], app["passwords_sha256_hex"]) == ("analytics_read", [APP_HEX])
+    assert app["retiring"] is False and "drift" not in app  # None: an output slot only
+    limits = mocks_inputs(requests["app_limits"])
+    # Normalised at construction (const as a bool); the wire drops the None bounds.
+    assert limits["settings"] == [{"name": "readonly", "value": 2, "const": True}]
+    assert mocks_inputs(requests["app_quota"])["limits"] == {"queries": 10_000, "read_rows": 10**10}
     assert app["connection"] == {
         "host": HOST,
         "port": 8443,
@@ -145,6 +183,8 @@ def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: Recordin
         "Role": RoleProvider,
         "Grant": GrantProvider,
         "User": UserProvider,
+        "SettingsProfile": SettingsProfileProvider,
+        "Quota": QuotaProvider,
     }
     for name, request in monitor.requests.items():
         stored = base64.b64decode(mocks_inputs(request)["__provider"])
@@ -155,32 +195,14 @@ def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: Recordin
         assert vars(provider) == {"_executor_factory": None}
 
 
-def test_user_outputs_include_the_previous_hash_slot(monitor: Recording) -> None:
-    @runtime_test
-    def program() -> pulumi.Output[Any]:
-        user = User(
-            "app",
-            name="app",
-            password_sha256_hex=APP_HEX,
-            default_role="analytics_read",
-            connection=admin_connection(),
-        )
-
-        def check(values: list[Any]) -> None:
-            name, default_role, previous = values
-            assert (name, default_role, previous) == ("app", "analytics_read", None)
-
-        return pulumi.Output.all(user.name, user.default_role, user.previous_password_sha256_hex).apply(check)
-
-    program()
-    assert "previous_password_sha256_hex" not in monitor.requests["app"].wire_inputs  # an output only
-
-
 @pytest.mark.parametrize(
     ("construct", "message"),
     [
         (lambda c: Database("d", name="data-pipeline", connection=c), "map hyphens to underscores"),
-        (lambda c: Role("r", name="analytics_read", readonly=3, connection=c), "readonly must be one of"),
+        (
+            lambda c: Role("r", name="analytics_read", readonly=3, databases=["analytics"], connection=c),
+            "readonly must be one of",
+        ),
         (
             lambda c: Grant("g", role="r", database="analytics", privileges=["ALL"], connection=c),
             "privilege 'ALL' is not allowed",
@@ -190,11 +212,19 @@ def test_user_outputs_include_the_previous_hash_slot(monitor: Recording) -> None
             "never ALL",
         ),
         (
-            lambda c: User("u", name="app", password_sha256_hex="not-a-hash", default_role="r", connection=c),
+            lambda c: User(
+                "u", name="app", passwords_sha256_hex=["not-a-hash"], default_role="r", connection=c
+            ),
             "64 lowercase hex",
         ),
         (
-            lambda c: User("u", name="App", password_sha256_hex=APP_HEX, default_role="r", connection=c),
+            lambda c: User(
+                "u", name="app", passwords_sha256_hex=[APP_HEX] * 2, default_role="r", connection=c
+            ),
+            "1 distinct hash, or 2 while a rotation is in progress",
+        ),
+        (
+            lambda c: User("u", name="App", passwords_sha256_hex=[APP_HEX], default_role="r", connection=c),
             "not a valid ClickHouse identifier",
         ),
     ],

@@ -1,5 +1,7 @@
 """clickhouse_sql.client: bounded retry, error scrubbing, and the clickhouse-connect executor over
-real HTTP to a tiny loopback server (127.0.0.1 only) that answers SELECTs with chdb."""
+real HTTP to a tiny loopback server (127.0.0.1 only) that answers SELECTs with chdb, whose access
+objects come from a users.xml (tests.chdb_server: user `app` with APP_HEX, roles analytics_read
+and analytics_write); DDL is recorded, not applied (chdb's access storage is read-only)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import chdb
 import clickhouse_connect
 import pytest
 from clickhouse_connect.driver._backend.httpcommon import build_http_error
@@ -32,13 +33,11 @@ from clickhouse_sql.client import (
     scrub,
 )
 from clickhouse_sql.provider import DatabaseProvider, RoleProvider, UserProvider
-
-chdb_query: Callable[..., Any] = chdb.query  # chdb.query is untyped
+from tests.chdb_server import APP_HEX, server
 
 ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
 HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
 CONNECTION = Connection(host=HOST, port=8443, username="default", password=ADMIN_PASSWORD)
-APP_HEX = hashlib.sha256(b"app-password-one").hexdigest()
 APP_NEW_HEX = hashlib.sha256(b"app-password-two").hexdigest()
 ALLOW_LIST_SENTENCE = (
     "the machine running `pulumi up` must be allowed by `dataWarehouse.ipAllowList` — in CI the deploy "
@@ -249,28 +248,29 @@ class Request:
 
 @dataclass
 class Loopback:
-    """A minimal ClickHouse HTTP interface: SELECTs run in chdb, DDL is recorded (or failed on demand)."""
+    """A minimal ClickHouse HTTP interface: SELECTs run in chdb, DDL is recorded; `fail` answers
+    statements starting with a prefix with a ClickHouse error (code, text) instead."""
 
     port: int = 0
     requests: list[Request] = field(default_factory=list)
-    fail_ddl: dict[str, tuple[int, str]] = field(default_factory=dict)
+    fail: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def connection(self) -> Connection:
         return Connection(host="127.0.0.1", port=self.port, username="default", password=ADMIN_PASSWORD)
 
     def respond(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         sql = request.sql.strip()
+        for prefix, (code, body) in self.fail.items():
+            if sql.startswith(prefix):
+                return 500, {"X-ClickHouse-Exception-Code": str(code)}, body.encode()
         if not sql.upper().startswith("SELECT"):
-            for prefix, (code, body) in self.fail_ddl.items():
-                if sql.startswith(prefix):
-                    return 500, {"X-ClickHouse-Exception-Code": str(code)}, body.encode()
             return 200, {}, b""
         fmt = "TabSeparated"
         if sql.endswith("FORMAT Native"):
             sql, fmt = sql[: -len("FORMAT Native")].strip(), "Native"
         params = {k[len("param_") :]: v for k, v in request.params.items() if k.startswith("param_")}
         try:
-            result = chdb_query(sql, fmt, params=params)
+            result = server().query(sql, fmt, params=params)
         except Exception as exc:  # answer like ClickHouse: the code in a header, the text in the body
             code = client.error_code(exc) or 1000
             return 500, {"X-ClickHouse-Exception-Code": str(code)}, str(exc).encode()
@@ -323,24 +323,23 @@ def plain_http(connection: Connection) -> ClickHouseExecutor:
 
 def test_ddl_goes_by_http_post_with_the_sql_in_the_body(loopback: Loopback) -> None:
     inputs = {
-        "name": "app",
-        "password_sha256_hex": APP_HEX,
+        "name": "reporting",  # not on the server: created
+        "passwords_sha256_hex": [APP_NEW_HEX],
         "default_role": "analytics_read",
         "connection": loopback.connection(),
     }
     UserProvider(plain_http).create(inputs)
     ddl = [r for r in loopback.requests if not r.sql.startswith("SELECT")]
     assert [(r.method, r.body) for r in ddl] == [
-        ("POST", f"CREATE USER IF NOT EXISTS `app` IDENTIFIED WITH sha256_hash BY '{APP_HEX}'"),
-        ("POST", f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{APP_HEX}'"),
-        ("POST", "GRANT `analytics_read` TO `app`"),
-        ("POST", "SET DEFAULT ROLE `analytics_read` TO `app`"),
+        ("POST", f"CREATE USER `reporting` IDENTIFIED WITH sha256_hash BY '{APP_NEW_HEX}' DEFAULT ROLE NONE"),
+        ("POST", "GRANT `analytics_read` TO `reporting`"),
+        ("POST", "SET DEFAULT ROLE `analytics_read` TO `reporting`"),
     ]
     # Never in the URL (proxies and access logs record URLs); credentials only in the header.
     basic = "Basic " + base64.b64encode(f"default:{ADMIN_PASSWORD}".encode()).decode()
     for request in loopback.requests:
         assert "query" not in request.params and request.authorization == basic
-        assert all(APP_HEX not in v and ADMIN_PASSWORD not in v for v in request.params.values())
+        assert all(APP_NEW_HEX not in v and ADMIN_PASSWORD not in v for v in request.params.values())
 
 
 def test_reads_go_with_server_side_parameters(loopback: Loopback) -> None:
@@ -353,31 +352,55 @@ def test_reads_go_with_server_side_parameters(loopback: Loopback) -> None:
     assert all("{name:String}" in r.sql and "'system'" not in r.sql for r in reads)
 
 
+def test_a_live_user_is_read_over_http_and_a_rotation_start_adds_the_new_password(loopback: Loopback) -> None:
+    state = {
+        "name": "app",
+        "passwords_sha256_hex": [APP_HEX],
+        "default_role": "analytics_read",
+        "connection": loopback.connection(),
+    }
+    read = UserProvider(plain_http).read("app", state)
+    # users.xml users have DEFAULT ROLE ALL: the read reports it as drift (decoded from Native over HTTP).
+    assert read.outs is not None and read.outs["drift"] == ["default roles ALL, declared: analytics_read"]
+    UserProvider(plain_http).update("app", state, {**state, "passwords_sha256_hex": [APP_HEX, APP_NEW_HEX]})
+    assert [r.body for r in loopback.requests if r.method == "POST" and not r.sql.startswith("SELECT")] == [
+        f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{APP_NEW_HEX}'",
+        "SET DEFAULT ROLE `analytics_read` TO `app`",
+    ]
+
+
 def test_clickhouse_errors_over_http_are_clean_and_not_retried(loopback: Loopback) -> None:
     echoed = (
         "Code: 497. DB::Exception: default: Not enough privileges: "
         f"ALTER USER app ADD IDENTIFIED WITH sha256_hash BY '{APP_NEW_HEX}'. (ACCESS_DENIED)"
     )
-    loopback.fail_ddl["ALTER USER"] = (497, echoed)
+    loopback.fail["ALTER USER"] = (497, echoed)
     state = {
         "name": "app",
-        "password_sha256_hex": APP_HEX,
+        "passwords_sha256_hex": [APP_HEX],
         "default_role": "analytics_read",
         "connection": loopback.connection(),
     }
     with pytest.raises(ClickHouseSQLError) as err:
-        UserProvider(plain_http).update("app", state, {**state, "password_sha256_hex": APP_NEW_HEX})
+        UserProvider(plain_http).update(
+            "app", state, {**state, "passwords_sha256_hex": [APP_HEX, APP_NEW_HEX]}
+        )
     message = str(err.value)
     assert message.startswith("user `app`: ALTER USER failed with ClickHouse error code 497: Code: 497.")
     assert "ACCESS_DENIED" in message and APP_NEW_HEX not in message and APP_HEX not in message
     assert sum(r.sql.startswith("ALTER USER") for r in loopback.requests) == 1
 
 
-def test_a_real_server_error_on_a_read_names_the_object(loopback: Loopback) -> None:
-    # chdb's default user may not read system.roles: a genuine ClickHouse ACCESS_DENIED over HTTP.
+def test_a_server_error_on_a_read_names_the_object(loopback: Loopback) -> None:
+    loopback.fail["SELECT name FROM system.roles"] = (
+        497,
+        "Code: 497. DB::Exception: provisioner: Not enough privileges. To execute this query, it's "
+        "necessary to have the grant SHOW ROLES ON *.*. (ACCESS_DENIED)",
+    )
     with pytest.raises(ClickHouseSQLError) as err:
         RoleProvider(plain_http).read(
-            "analytics_read", {"name": "analytics_read", "connection": loopback.connection()}
+            "analytics_read",
+            {"name": "analytics_read", "databases": ["analytics"], "connection": loopback.connection()},
         )
     assert str(err.value).startswith(
         "role `analytics_read`: reading system.roles failed with ClickHouse error code 497"

@@ -343,7 +343,9 @@ def test_admin_password_and_its_hash_are_nowhere_but_the_services_password_hash(
 
 def test_only_the_provisioners_credentials_reach_the_sql_provider(dev: ProgramRun) -> None:
     dynamic = [r for r in dev.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
-    assert len(dynamic) == 8
+    users = [r for r in dynamic if r.type.endswith(":User")]
+    # The database, two roles, two grants; per consumer user a user, its profile and its quota.
+    assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users)
     for res in dynamic:
         assert "connection" in res.secret_inputs, res.name
         connection = _unwrapped(res.inputs["connection"])

@@ -18,6 +18,9 @@ from tools.harness import (
     ProgramRun,
 )
 
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SQL_KINDS = ("Database", "Role", "Grant", "User", "SettingsProfile", "Quota")
+
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_resource_set(stack: str) -> None:
@@ -38,6 +41,8 @@ def test_resource_set(stack: str) -> None:
             "pulumi-python:dynamic/clickhouse:Role": 2,
             "pulumi-python:dynamic/clickhouse:Grant": 2,
             "pulumi-python:dynamic/clickhouse:User": 3,
+            "pulumi-python:dynamic/clickhouse:SettingsProfile": 3,
+            "pulumi-python:dynamic/clickhouse:Quota": 3,
             "random:index/randomPassword:RandomPassword": 3,
         }
     )
@@ -52,14 +57,19 @@ def test_resource_set(stack: str) -> None:
 
 
 def test_protect_per_stack(dev: ProgramRun, prod: ProgramRun) -> None:
+    # prod: the data stores, and every SQL access object and consumer password (a destroy must not
+    # drop a consumer's access or regenerate its password; removal is unprotect, then remove).
     assert not [r.urn for r in dev.resources if r.protect]
-    assert sorted(r.name for r in prod.resources if r.protect) == [
+    access_types = {f"pulumi-python:dynamic/clickhouse:{kind}" for kind in SQL_KINDS} | {PASSWORD}
+    access = {r.name for r in prod.resources if r.type in access_types}
+    assert len(access) == 1 + 2 + 2 + 4 * 3  # database, roles, grants; user/profile/quota/password x 3
+    assert {r.name for r in prod.resources if r.protect} == access | {
         "cache-redis",
         "messaging-cdc-prod",
         "messaging-notifications-prod",
         "pipeline-state-redis",
         "warehouse-service",
-    ]
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -88,6 +98,7 @@ def test_contract_names_match_the_issue() -> None:
         "clickhouse_host",
         "clickhouse_https_port",
         "clickhouse_service_id",
+        "clickhouse_rotation",
         "redis_rest_url",
         "pipeline_redis_rest_url",
         "qstash_topics",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from policy.guardrails import POLICIES
 from tools import validate
 from tools.harness import ROOT
 
@@ -30,7 +31,9 @@ def test_clean_stack_exits_zero(stack: str, capsys: pytest.CaptureFixture[str]) 
     assert validate.main(["--stack", stack]) == 0
     out = capsys.readouterr().out
     assert "Pre-flight guardrail check (offline, mocked providers)" in out
-    assert "15 policies over 18 resources: 0 mandatory, 0 advisory violation(s)" in out
+    # Every policy over every custom resource: 2 providers, the service, 2 Redis, 2 topics, 3 passwords
+    # and 14 SQL access objects (database, 2 roles, 2 grants, a user, profile and quota per consumer).
+    assert f"{len(POLICIES)} policies over 24 resources: 0 mandatory, 0 advisory violation(s)" in out
     assert "OK: no mandatory violation." in out
 
 

@@ -43,6 +43,7 @@ from .mocks import (
     Registration,
 )
 from .project import PROJECT, ROOT
+from .sdk_internals import pickler_restored
 
 __all__ = [
     "CLICKHOUSE_PROVIDER",
@@ -277,7 +278,8 @@ def run_program(
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         try:
-            execute()
+            with pickler_restored():  # the SDK's provider serialization leaks a patch per resource
+                execute()
         except pulumi.RunError as exc:
             run.error = str(exc)
             run.outputs.clear()

@@ -10,9 +10,20 @@ every upgrade of either (tests/test_policies.py exercises all three).
 `serialize_provider` is the Pulumi SDK's own function that pickles a dynamic provider into the
 `__provider` input (pulumi/dynamic/dynamic.py, pulumi 3.272.0): the clickhouse_sql tests use it to
 check exactly what lands in the state. No public function returns those bytes.
+
+That function patches `pickle._Pickler._batch_setitems` and `save_dict` (to sort dicts) and never
+restores them: every call wraps the previous wrapper once more, so after ~1000 dynamic resources
+in one process pickling exceeds the recursion limit (RecursionError). One `pulumi up` declares a
+few dozen; the tests and `make validate` run many programs in one process, so they run each
+program, and each direct serialization, inside `pickler_restored()`.
 """
 
-from pulumi.dynamic.dynamic import serialize_provider
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pulumi.dynamic.dynamic import serialize_provider as _sdk_serialize_provider
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError as NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
@@ -21,6 +32,27 @@ __all__ = [
     "NotApplicableError",
     "UnknownValueError",
     "deserialize_properties",
+    "pickler_restored",
     "serialize_provider",
     "unknown_checking_proxy",
 ]
+
+_PATCHED = ("_batch_setitems", "save_dict")
+
+
+@contextmanager
+def pickler_restored() -> Iterator[None]:
+    """Undo, on exit, what the SDK's serialize_provider leaves patched on pickle's pure-Python Pickler."""
+    pickler: Any = pickle._Pickler  # the pure-Python pickler the SDK patches
+    saved = {name: pickler.__dict__[name] for name in _PATCHED}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(pickler, name, value)
+
+
+def serialize_provider(provider: Any) -> str:
+    """The SDK's serialize_provider (the `__provider` input), leaving pickle as it found it."""
+    with pickler_restored():
+        return str(_sdk_serialize_provider(provider))

@@ -2,6 +2,7 @@
 
 from pulumi_policy import Policy
 
+from .access import access_protected, consumer_limits, passwords_protected
 from .aws import kms_key_rotation, state_bucket_hardened
 from .clickhouse import backup_retention, backup_rpo, ip_access_valid, no_open_ingress
 from .common import data_stores_protected, required_tags
@@ -21,6 +22,9 @@ POLICIES: list[Policy] = [
     ip_allowlist,
     budget_cap,
     data_stores_protected,
+    access_protected,
+    passwords_protected,
+    consumer_limits,
     required_tags,
     endpoints_https,
     no_v1_resources,

@@ -17,3 +17,22 @@ S3_BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"
 # Resources that accept tags (directly or through the provider's default tags).
 TAGGABLE = frozenset({CLICKHOUSE_SERVICE, S3_BUCKET, KMS_KEY})
+# The ClickHouse SQL objects of the program's dynamic provider (clickhouse_sql/); the engine types
+# a Python dynamic resource `pulumi-python:dynamic/<module>:<name>`.
+CLICKHOUSE_SQL_PREFIX = "pulumi-python:dynamic/clickhouse:"
+CLICKHOUSE_SQL_USER = CLICKHOUSE_SQL_PREFIX + "User"
+CLICKHOUSE_SQL_PROFILE = CLICKHOUSE_SQL_PREFIX + "SettingsProfile"
+CLICKHOUSE_SQL_QUOTA = CLICKHOUSE_SQL_PREFIX + "Quota"
+CLICKHOUSE_SQL = frozenset(
+    {
+        CLICKHOUSE_SQL_PREFIX + "Database",
+        CLICKHOUSE_SQL_PREFIX + "Role",
+        CLICKHOUSE_SQL_PREFIX + "Grant",
+        CLICKHOUSE_SQL_USER,
+        CLICKHOUSE_SQL_PROFILE,
+        CLICKHOUSE_SQL_QUOTA,
+    }
+)
+# A consumer's ClickHouse passwords are RandomPasswords declared inside this component.
+WAREHOUSE_ACCESS_COMPONENT = "salla:analytics:WarehouseAccess"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"

@@ -1,0 +1,300 @@
+"""The common base of the ClickHouse SQL dynamic providers: converge, drift, diff, sessions.
+
+Pulumi pickles a provider instance (with dill) into the state of every resource it manages, and
+unpickles it in the dynamic provider host to run create/diff/update/read/delete. So providers
+hold nothing but an optional executor factory (None = `client.connect`, looked up at call time;
+module-level functions and these classes pickle by reference): no client, no password, no cache.
+The provisioning credentials arrive with every call in the `connection` property. Keep module
+paths and class names stable: states written by earlier deployments reference them
+(`clickhouse_sql.provider` re-exports every provider class).
+
+Every kind works the same way:
+- `observe` reads the object's complete live state from the system tables (None: it does not exist);
+- `converge` turns live state + declared properties into the fewest statements that leave the object
+  exactly as declared (nothing when it already is): create and update both run it, so a create
+  over an object that already exists (made by hand, restored service, interrupted run) converges;
+- `drift` describes every difference between live and declared; `read` (refresh) stores it as the
+  output `drift`, and `diff` reports a non-empty stored `drift` as a change, so the next
+  `pulumi up` converges and `preview --refresh --expect-no-changes` fails on any drift.
+
+Numbers arrive from the engine as floats (protobuf), secrets unwrapped (the host does not accept
+secrets), and in check/diff, values not yet known in a preview as `pulumi.output.Unknown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from clickhouse_sql import client, statements
+from clickhouse_sql.client import Connection, ExecutorFactory, Session
+
+PROVIDER_KEY = "__provider"
+UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
+DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
+RETIRING = "retiring"  # input: the consumer is being removed (prod: unprotected); no SQL effect
+
+
+class PreciseDiff(DiffResult):
+    """A DiffResult that also lists exactly which keys changed (`diffs`).
+
+    The installed SDK's dynamic provider host (pulumi/dynamic/__main__.py, Diff) forwards
+    `changes`, `replaces` and `delete_before_replace` to the engine; its DiffResult has no
+    `diffs` field, so `diffs` is for callers and tests (the engine derives the per-property
+    display itself from old and new values).
+    """
+
+    def __init__(
+        self, diffs: Sequence[str], replaces: Sequence[str], delete_before_replace: bool | None
+    ) -> None:
+        super().__init__(
+            changes=bool(diffs),
+            replaces=list(replaces),
+            delete_before_replace=delete_before_replace if replaces else None,
+        )
+        self.diffs = list(diffs)
+
+
+# --- property helpers -------------------------------------------------------------------------
+
+
+def plain(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties without the serialized provider and without RPC secret wrappers."""
+    return {k: rpc.unwrap_rpc_secret(v) for k, v in props.items() if k != PROVIDER_KEY}
+
+
+def is_known(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return False
+    if isinstance(value, Mapping):
+        return all(is_known(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(is_known(v) for v in value)
+    return True
+
+
+def connection_of(props: Mapping[str, Any]) -> Connection:
+    """The validated `connection` property (port as int). Errors never show the password."""
+    raw = props.get("connection")
+    if not isinstance(raw, Mapping):
+        raise ValueError("connection must be a mapping {host, port, username, password}")
+    host, port, username, password = (raw.get(k) for k in ("host", "port", "username", "password"))
+    if not isinstance(host, str) or not host:
+        raise ValueError("connection.host must be a non-empty string")
+    if (
+        isinstance(port, bool)
+        or not isinstance(port, int | float)
+        or port != int(port)
+        or not 0 < port < 65536
+    ):
+        raise ValueError(f"connection.port must be a TCP port number, got {port!r}")
+    if not isinstance(username, str) or not username:
+        raise ValueError("connection.username must be a non-empty string")
+    if not isinstance(password, str):
+        raise ValueError("connection.password must be a string (a secret)")
+    return Connection(host=host, port=int(port), username=username, password=password)
+
+
+MOVED = "moved"  # the endpoint (host/port) changed: another service
+CREDENTIALS = "credentials"  # only the admin user or password changed
+
+
+def connection_change(old: Any, new: Any) -> str | None:
+    """How the connection changed: MOVED (host/port), CREDENTIALS, or None."""
+    if not is_known(new):
+        return CREDENTIALS  # settled when `pulumi up` registers the resource with known values
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return None if old == new else CREDENTIALS
+    if (old.get("host"), old.get("port")) != (new.get("host"), new.get("port")):
+        return MOVED
+    if (old.get("username"), old.get("password")) != (new.get("username"), new.get("password")):
+        return CREDENTIALS
+    return None
+
+
+def optional_readonly(value: Any) -> int | None:
+    return None if value is None else statements.readonly_level(value)
+
+
+# --- the common provider ----------------------------------------------------------------------
+
+
+class SqlProvider(ResourceProvider):
+    """CRUD over SQL for one kind of access object; subclasses say which keys mean what.
+
+    create and update read the live object and run `converge` (the same on a new endpoint, e.g.
+    a service restored from a backup: nothing is deleted on the old one, and no replacement is
+    needed, so a service that is gone cannot block the deployment). A credentials-only change
+    (provisioner password rotated) runs no SQL: the update only stores the new connection, so
+    later deletes and refreshes log in with it.
+    """
+
+    kind: ClassVar[str]
+    keys: ClassVar[tuple[str, ...]]  # every property stored in the outputs
+    identity: ClassVar[tuple[str, ...]]  # a change replaces the object
+    mutable: ClassVar[tuple[str, ...]]  # a change is an in-place update
+    secret_keys: ClassVar[tuple[str, ...]] = ()  # scrubbed from every error text
+    delete_before_replace: ClassVar[bool | None] = None
+    validators: ClassVar[Mapping[str, Callable[[Any], Any]]]  # normalise (or raise ValueError)
+
+    def __init__(self, executor_factory: ExecutorFactory | None = None) -> None:
+        super().__init__()
+        self._executor_factory = executor_factory
+
+    # -- what subclasses define
+
+    def observe(self, sql: Session, p: Mapping[str, Any]) -> Any:
+        """The object's complete live state, None if it does not exist."""
+        raise NotImplementedError
+
+    def converge(self, live: Any, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> list[str]:
+        """The fewest statements that make the live object exactly `p` (`olds`: the stored state)."""
+        raise NotImplementedError
+
+    def drift(self, live: Any, p: Mapping[str, Any]) -> list[str]:
+        """Every difference between the live object and `p`, described (no secrets)."""
+        raise NotImplementedError
+
+    def label(self, props: Mapping[str, Any]) -> str:
+        return f"{self.kind} `{props.get('name')}`"
+
+    def object_id(self, props: Mapping[str, Any]) -> str:
+        return str(props["name"])
+
+    def with_id(self, id_: str, props: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored properties completed from the id (an import or a read without state)."""
+        return {"name": id_, **plain(props)}
+
+    # -- helpers
+
+    def session(
+        self, props: Mapping[str, Any], *more_props: Mapping[str, Any]
+    ) -> AbstractContextManager[Session]:
+        secrets = [
+            value
+            for source in (props, *more_props)
+            for key in self.secret_keys
+            for value in _strings(source.get(key))
+        ]
+        label = self.label(props)
+        factory = self._executor_factory or client.reporting_connect(label)
+        return client.session(factory, connection_of(props), label, secrets)
+
+    def outputs(self, props: Mapping[str, Any], drift: Sequence[str] = ()) -> dict[str, Any]:
+        outs = {key: props.get(key) for key in self.keys}
+        outs["connection"] = dict(connection_of(props))
+        for key, validate in self.validators.items():
+            if outs.get(key) is not None:
+                outs[key] = validate(outs[key])
+        outs[RETIRING] = bool(props.get(RETIRING))
+        outs[DRIFT] = list(drift)
+        return outs
+
+    def changed(self, key: str, old: Any, new: Any) -> bool:
+        if not is_known(new):
+            return True
+        validate = self.validators.get(key)
+        if validate is not None and old is not None and new is not None:
+            try:
+                return bool(validate(old) != validate(new))
+            except ValueError:
+                return True
+        return bool(old != new)
+
+    # -- ResourceProvider
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate (and normalise) every known input; unknown preview values pass through."""
+        inputs = dict(news)
+        failures: list[CheckFailure] = []
+        for key, validate in self.validators.items():
+            value = rpc.unwrap_rpc_secret(news.get(key))
+            if value is None or not is_known(value):
+                continue
+            try:
+                normal = validate(value)
+                inputs[key] = rpc.wrap_rpc_secret(normal) if rpc.is_rpc_secret(news.get(key)) else normal
+            except ValueError as exc:
+                failures.append(CheckFailure(key, str(exc)))
+        connection = rpc.unwrap_rpc_secret(news.get("connection"))
+        if is_known(connection):
+            try:
+                connection_of({"connection": connection})
+            except ValueError as exc:
+                failures.append(CheckFailure("connection", str(exc)))
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        """Exactly the changed keys; only identity keys replace, everything else updates in place.
+
+        `retiring` is never a change (it only lifts `protect`); stored drift is one.
+        """
+        olds, news = plain(_olds), plain(_news)
+        diffs: list[str] = []
+        replaces: list[str] = []
+        for key in self.identity:
+            if self.changed(key, olds.get(key), news.get(key)):
+                diffs.append(key)
+                replaces.append(key)
+        for key in self.mutable:
+            if self.changed(key, olds.get(key), news.get(key)):
+                diffs.append(key)
+        if connection_change(olds.get("connection"), news.get("connection")) is not None:
+            diffs.append("connection")
+        if olds.get(DRIFT):
+            diffs.append(DRIFT)
+        return PreciseDiff(diffs, replaces, self.delete_before_replace)
+
+    def apply(self, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> None:
+        """Read the live object and run what converges it to `p`."""
+        with self.session(p, *([olds] if olds else [])) as sql:
+            todo = self.converge(self.observe(sql, p), p, olds)
+            if todo:
+                sql.run(*todo)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = plain(props)
+        self.apply(p, None)
+        return CreateResult(self.object_id(p), self.outputs(p))
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        olds, news = plain(_olds), plain(_news)
+        diffs = self.diff(_id, _olds, _news)
+        only_credentials = isinstance(diffs, PreciseDiff) and diffs.diffs == ["connection"]
+        if not (
+            only_credentials and connection_change(olds.get("connection"), news.get("connection")) != MOVED
+        ):
+            self.apply(news, olds)
+        return UpdateResult(self.outputs(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = self.with_id(id_, props)
+        with self.session(p) as sql:
+            live = self.observe(sql, p)
+        if live is None:
+            return ReadResult("", {})
+        return ReadResult(id_, self.outputs(p, self.drift(live, p)))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str) and v]
+    return []

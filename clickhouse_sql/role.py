@@ -1,0 +1,117 @@
+"""Role: a role, optionally with the settings profile `<role>_profile` (`readonly = n CONST TO role`).
+
+The role owns everything about itself except its privileges on the databases listed in
+`databases` (those belong to the Grant resources): a privilege anywhere else (another database,
+a table, globally), a role granted to it, or a setting set on it directly is drift and revoked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from clickhouse_sql import queries, statements
+from clickhouse_sql.base import SqlProvider, optional_readonly, plain
+from clickhouse_sql.client import Session
+from clickhouse_sql.profiles import LiveProfile, converge_profile, observe_profile, profile_drift
+from clickhouse_sql.statements import Privilege, Setting
+
+
+def databases(value: Any) -> list[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ValueError("databases must be a list of database names")
+    return sorted({statements.identifier(v, "database name") for v in value})
+
+
+def privilege_of(row: tuple[Any, ...]) -> Privilege:
+    access, database, table, column, grant_option, partial = row
+    return Privilege(
+        str(access),
+        None if database is None else str(database),
+        None if table is None else str(table),
+        None if column is None else str(column),
+        bool(grant_option),
+        bool(partial),
+    )
+
+
+@dataclass(frozen=True)
+class LiveRole:
+    privileges: tuple[Privilege, ...]  # every row of system.grants for the role
+    roles: tuple[str, ...]  # roles granted to this role
+    own_settings: int  # elements set on the role itself
+    profile: LiveProfile | None
+
+
+class RoleProvider(SqlProvider):
+    """A role; with `readonly`, also the profile `<role>_profile` (readonly = n CONST TO role)."""
+
+    kind = "role"
+    keys = ("name", "readonly", "databases", "connection")
+    identity = ("name",)
+    mutable = ("readonly", "databases")
+    validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "name": lambda v: statements.identifier(v, "role name"),
+        "readonly": statements.readonly_level,
+        "databases": databases,
+    }
+
+    @staticmethod
+    def profile_settings(p: Mapping[str, Any]) -> list[Setting]:
+        readonly = optional_readonly(p.get("readonly"))
+        return [] if readonly is None else [Setting("readonly", readonly, const=True)]
+
+    def observe(self, sql: Session, p: Mapping[str, Any]) -> LiveRole | None:
+        name = p["name"]
+        if not sql.rows(queries.role_exists(name)):
+            return None
+        return LiveRole(
+            tuple(privilege_of(row) for row in sql.rows(queries.role_privileges(name))),
+            tuple(sorted(str(row[0]) for row in sql.rows(queries.role_granted_roles(name)))),
+            len(sql.rows(queries.own_settings("role", name))),
+            observe_profile(sql, statements.profile_name(name)),
+        )
+
+    @staticmethod
+    def foreign(live: LiveRole, p: Mapping[str, Any]) -> list[Privilege]:
+        """Privileges outside the databases the Grant resources manage."""
+        managed = set(p.get("databases") or [])
+        return [priv for priv in live.privileges if priv.database not in managed]
+
+    def drift(self, live: LiveRole, p: Mapping[str, Any]) -> list[str]:
+        found = [f"holds {priv.describe()} (not declared)" for priv in self.foreign(live, p)]
+        found += [f"has role {role} granted (not declared)" for role in live.roles]
+        if live.own_settings:
+            found.append(f"has {live.own_settings} setting(s) set on the role itself (not declared)")
+        found += [
+            f"profile {statements.profile_name(p['name'])}: {problem}"
+            for problem in profile_drift(live.profile, self.profile_settings(p), p["name"])
+        ]
+        return found
+
+    def converge(
+        self, live: LiveRole | None, p: Mapping[str, Any], olds: Mapping[str, Any] | None
+    ) -> list[str]:
+        name, settings = p["name"], self.profile_settings(p)
+        profile = statements.profile_name(name)
+        if live is None:
+            todo = [statements.create_role(name)]
+            return todo + converge_profile(None, profile, settings, "role", name)
+        todo = [
+            statements.revoke_privilege(priv, "role", name)
+            for priv in self.foreign(live, p)
+            if not priv.partial_revoke  # a partial revoke only narrows a grant; revoking the grant clears it
+        ]
+        todo += [statements.revoke_role(role, name, "role") for role in live.roles]
+        if live.own_settings:
+            todo.append(statements.clear_settings("ROLE", name))
+        return todo + converge_profile(live.profile, profile, settings, "role", name)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        p = plain(_props)
+        todo = [statements.drop_role(p["name"])]
+        if p.get("readonly") is not None:
+            todo.insert(0, statements.drop_profile(p["name"]))
+        with self.session(p) as sql:
+            sql.run(*todo)

@@ -1,0 +1,194 @@
+"""A no-op `up` runs no SQL, also right after each rotation step, through the SDK's dynamic provider
+host (pulumi/dynamic/__main__.py, DynamicResourceProviderServicer) driven in-process with real
+protobuf requests: the provider pickled into `__provider` as the engine stores it (its executor
+factory is tests.ch_model.connect, pickled by reference), values through the RPC encoding (numbers
+as floats), the stateful model as the server. Steps: a fresh stack, rotation start ([old] ->
+[old, new]), rotation finish ([new]); after each, a refresh and an `up` with the same config must
+find nothing to change and execute nothing."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import types
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import grpc  # type: ignore[import-untyped]
+import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import provider_pb2
+
+from clickhouse_sql.base import SqlProvider
+from tests import ch_model
+from tests.ch_model import ClickHouseModel
+from tests.sql_engine import HOST, declare
+from tools.sdk_internals import serialize_provider
+
+OLD = hashlib.sha256(b"app-password-old").hexdigest()
+NEW = hashlib.sha256(b"app-password-new").hexdigest()
+PIPELINE = hashlib.sha256(b"pipeline-password").hexdigest()
+URN = "urn:pulumi:prod::salla-analytics-infra::pulumi-python:dynamic/clickhouse:{kind}::{name}"
+
+
+def load_host() -> types.ModuleType:
+    """pulumi/dynamic/__main__.py without its last statement: the module ends with a bare `main()`
+    (start a gRPC server, block forever), so it cannot be imported; everything else runs as is."""
+    spec = importlib.util.find_spec("pulumi.dynamic.__main__")
+    assert spec is not None and spec.origin is not None
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read(), spec.origin)
+    last = tree.body[-1]
+    assert isinstance(last, ast.Expr) and ast.unparse(last) == "main()", "the SDK's host module changed"
+    tree.body.pop()
+    module = types.ModuleType("pulumi_dynamic_host")
+    module.__file__ = spec.origin
+    exec(compile(tree, spec.origin, "exec"), module.__dict__)  # the installed SDK's own code
+    return module
+
+
+HOST_MODULE = load_host()
+
+
+class Aborted(Exception):
+    pass
+
+
+class Context:
+    """The servicer's gRPC context: an abort (the provider raised) fails the test with the traceback."""
+
+    def abort(self, code: Any, details: str) -> NoReturn:
+        raise Aborted(f"{code}: {details}")
+
+
+def struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+class HostEngine:
+    """What the engine sends the host for `pulumi up` (refresh off) and `pulumi refresh`."""
+
+    def __init__(self, model: ClickHouseModel) -> None:
+        self.host = HOST_MODULE.DynamicResourceProviderServicer()
+        self.model = model
+        self.state: dict[str, tuple[str, str, struct_pb2.Struct]] = {}  # name -> (urn, id, outputs)
+        self.providers: dict[type[SqlProvider], str] = {}
+
+    def inputs(self, cls: type[SqlProvider], values: dict[str, Any]) -> struct_pb2.Struct:
+        if cls not in self.providers:
+            self.providers[cls] = serialize_provider(cls(ch_model.connect))
+        return struct({**values, "__provider": self.providers[cls]})
+
+    def up(self, declared: list[tuple[str, type[SqlProvider], dict[str, Any]]]) -> dict[str, int]:
+        """One `up`; returns what the host's Diff said per resource that already existed."""
+        changes: dict[str, int] = {}
+        for name, cls, values in declared:
+            news = self.inputs(cls, values)
+            urn = URN.format(kind=cls.__name__.removesuffix("Provider"), name=name)
+            olds = self.state[name][2] if name in self.state else struct({})
+            checked = self.host.Check(provider_pb2.CheckRequest(urn=urn, olds=olds, news=news), Context())
+            assert not checked.failures, checked.failures
+            if name not in self.state:
+                created = self.host.Create(
+                    provider_pb2.CreateRequest(urn=urn, properties=checked.inputs), Context()
+                )
+                self.state[name] = (urn, created.id, created.properties)
+                continue
+            _, id_, outputs = self.state[name]
+            diff = self.host.Diff(
+                provider_pb2.DiffRequest(id=id_, urn=urn, olds=outputs, news=checked.inputs), Context()
+            )
+            changes[name] = diff.changes
+            if diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
+                assert not diff.replaces, (name, list(diff.replaces))
+                updated = self.host.Update(
+                    provider_pb2.UpdateRequest(id=id_, urn=urn, olds=outputs, news=checked.inputs), Context()
+                )
+                self.state[name] = (urn, id_, updated.properties)
+        return changes
+
+    def refresh(self) -> dict[str, list[str]]:
+        drift: dict[str, list[str]] = {}
+        for name, (urn, id_, outputs) in list(self.state.items()):
+            read = self.host.Read(provider_pb2.ReadRequest(id=id_, urn=urn, properties=outputs), Context())
+            assert read.id == id_, name
+            self.state[name] = (urn, id_, read.properties)
+            found = [str(v) for v in read.properties["drift"]]
+            if found:
+                drift[name] = found
+        return drift
+
+
+@pytest.fixture
+def engine() -> Iterator[HostEngine]:
+    model = ClickHouseModel()
+    ch_model.SERVERS[HOST] = model
+    try:
+        yield HostEngine(model)
+    finally:
+        del ch_model.SERVERS[HOST]
+
+
+def assert_a_noop_up_runs_no_sql(engine: HostEngine, declared: Any) -> None:
+    before = (len(engine.model.statements), engine.model.connections)
+    assert engine.refresh() == {}
+    changes = engine.up(declared)
+    assert set(changes) == {name for name, _, _ in declared}
+    assert {n: c for n, c in changes.items() if c != provider_pb2.DiffResponse.DIFF_NONE} == {}
+    assert len(engine.model.statements) == before[0]  # no DDL at all (only the refresh's reads connected)
+
+
+def test_no_sql_after_a_fresh_up_and_after_each_rotation_step(engine: HostEngine) -> None:
+    fresh = declare({"app": ([OLD], "read"), "data_pipeline": ([PIPELINE], "write")})
+    engine.up(fresh)
+    assert engine.model.passwords("app") == [OLD]
+    assert_a_noop_up_runs_no_sql(engine, fresh)
+
+    start = declare({"app": ([OLD, NEW], "read"), "data_pipeline": ([PIPELINE], "write")})
+    ran = len(engine.model.statements)
+    changes = engine.up(start)
+    assert [n for n, c in changes.items() if c == provider_pb2.DiffResponse.DIFF_SOME] == ["app-user"]
+    assert engine.model.statements[ran:] == [f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{NEW}'"]
+    assert engine.model.passwords("app") == [OLD, NEW]  # both work until the consumer redeployed
+    assert_a_noop_up_runs_no_sql(engine, start)
+
+    finish = declare({"app": ([NEW], "read"), "data_pipeline": ([PIPELINE], "write")})
+    ran = len(engine.model.statements)
+    engine.up(finish)
+    assert engine.model.statements[ran:] == [f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{NEW}'"]
+    assert engine.model.passwords("app") == [NEW]
+    assert_a_noop_up_runs_no_sql(engine, finish)
+
+
+def test_the_host_reports_drift_seeded_after_a_rotation_and_the_next_up_repairs_it(
+    engine: HostEngine,
+) -> None:
+    start = declare({"app": ([OLD, NEW], "read")})
+    engine.up(start)
+    engine.model.seed("GRANT `analytics_write` TO `app`", "SET DEFAULT ROLE ALL TO `app`")
+    assert engine.refresh() == {
+        "app-user": [
+            "has role analytics_write granted (not declared)",
+            "default roles ALL, declared: analytics_read",
+        ]
+    }
+    ran = len(engine.model.statements)
+    engine.up(start)
+    assert engine.model.statements[ran:] == [
+        "REVOKE `analytics_write` FROM `app`",
+        "SET DEFAULT ROLE `analytics_read` TO `app`",
+    ]
+    assert engine.model.passwords("app") == [OLD, NEW]  # the repair leaves the rotation as it is
+    assert_a_noop_up_runs_no_sql(engine, start)
+
+
+def test_a_provider_error_reaches_the_engine_through_the_host(engine: HostEngine) -> None:
+    engine.model.fail_on = "CREATE USER"
+    with pytest.raises(Aborted) as err:
+        engine.up(declare({"app": ([OLD], "read")}))
+    assert "user `app`: the connection to" in str(err.value) and "CREATE USER" in str(err.value)
+    assert OLD not in str(err.value) and "Prov-S3cret-Pw!" not in str(err.value)
+    assert grpc.StatusCode.UNKNOWN.name in str(err.value)
