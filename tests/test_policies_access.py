@@ -181,3 +181,14 @@ def test_policy_config_of_the_access_policies_is_validated() -> None:
     assert "clickhouse-consumer-limits.requireConsumerLimits = 'yes': 'yes' is not of type 'boolean'" in str(
         err.value
     )
+
+
+def test_a_prod_rotation_unprotects_only_the_outgoing_password_and_passes_the_pack() -> None:
+    """Finishing a rotation deletes the outgoing password: only it may (and must) lose protect."""
+    consumers = stack_value("prod", "consumers")
+    consumers["app"]["passwords"] = ["initial", "2026-12"]
+    run = run_ok("prod", {"consumers": consumers})
+    protect = {r.name: r.protect for r in run.resources if r.type == PASSWORD and "-app-" in r.name}
+    assert protect == {"warehouse-access-app-password": False, "warehouse-access-app-password-2026-12": True}
+    assert all(r.protect for r in run.resources if r.type == PASSWORD and "-app-" not in r.name)
+    assert findings("prod", {"consumers": consumers}) == []
