@@ -109,7 +109,7 @@ def connection_of(props: Mapping[str, Any]) -> Connection:
 
 
 MOVED = "moved"  # the endpoint (host/port) changed: another service
-CREDENTIALS = "credentials"  # only the admin user or password changed
+CREDENTIALS = "credentials"  # only the login (user or password) changed
 
 
 def connection_change(old: Any, new: Any) -> str | None:

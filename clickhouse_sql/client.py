@@ -2,8 +2,8 @@
 and clean (scrubbed) errors.
 
 Nothing here is stored on a provider: the providers call `connect` (a module-level function,
-pickled by reference) per operation, and the connection (with the admin password) only ever
-lives in the operation's arguments.
+pickled by reference) per operation, and the connection (with the provisioning user's password)
+only ever lives in the operation's arguments.
 
 Transport, verified in the installed clickhouse-connect 1.12.0 sources:
 - `HttpClient.command(cmd)` (driver/_backendclient.py) binds the command and calls
@@ -49,7 +49,7 @@ DRIVER_LOGGER = "clickhouse_connect"
 
 
 class Connection(TypedDict):
-    """Where and as whom to run the SQL: the service's HTTPS endpoint and its admin user."""
+    """Where and as whom to run the SQL: the HTTPS endpoint and the `provisioner` user (never `default`)."""
 
     host: str
     port: int

@@ -1,9 +1,9 @@
-"""The Pulumi resources: Database, Role, Grant, User (engine types `pulumi-python:dynamic/clickhouse:<Name>`).
+"""The Pulumi resources: Database, Role, Grant, User, SettingsProfile, Quota (engine types `pulumi-python:dynamic/clickhouse:<Name>`).
 
 Literal inputs are validated here, at construction (a ValueError names the bad value, never a
 password hash); values that are Outputs are validated by the provider's `check` in preview.
-`connection` (it carries the admin password) and the password hashes are always secret, both as
-inputs and as outputs (`additional_secret_outputs`, merged with the caller's options).
+`connection` (it carries the provisioning user's password) and the password hashes are always
+secret, both as inputs and as outputs (`additional_secret_outputs`, merged with the caller's options).
 """
 
 from __future__ import annotations
