@@ -1,4 +1,6 @@
-"""The Pulumi resources: Database, Role, Grant, User, SettingsProfile, Quota (engine types `pulumi-python:dynamic/clickhouse:<Name>`).
+"""The Pulumi resources: Database, Role, Grant, User, SettingsProfile, Quota.
+
+Engine types: `pulumi-python:dynamic/clickhouse:<Name>`.
 
 Literal inputs are validated here, at construction (a ValueError names the bad value, never a
 password hash); values that are Outputs are validated by the provider's `check` in preview.
