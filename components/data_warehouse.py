@@ -64,13 +64,17 @@ class DataWarehouse(pulumi.ComponentResource):
             else self._service(f"{name}-service", s.service_name, retiring=primary == "unprotect")
         )
         # One resource per restored service name: a retry from another backup is a new name (and
-        # a new service) next to the failed one; the pre-retry name `<name>-restore` is an alias.
+        # a new service) next to the failed one. Before per-name resources, a state could hold one
+        # restore, `<name>-restore`: the oldest attempt declared (the first abandoned one, else the
+        # current one) carries that name as an alias, so an upgrade and a retry may share one `up`.
+        attempts = [*restore.abandoned, restore] if restore else []
+        legacy = [pulumi.Alias(name=f"{name}-restore")]
         self.restored = (
             self._service(
                 f"{name}-restore-{restore.service_name}",
                 restore.service_name,
                 backup_id=restore.backup_id,
-                aliases=[pulumi.Alias(name=f"{name}-restore")],
+                aliases=legacy if attempts[0] is restore else None,
             )
             if restore
             else None
@@ -83,6 +87,7 @@ class DataWarehouse(pulumi.ComponentResource):
                 attempt.service_name,
                 backup_id=attempt.backup_id,
                 retiring=True,
+                aliases=legacy if attempt is attempts[0] else None,
             )
             for attempt in (restore.abandoned if restore else [])
         ]

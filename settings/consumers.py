@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -104,6 +104,23 @@ class Consumer(Settings):
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
     retire: bool = Field(False, examples=[True])
     vercel: Vercel | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_rotation(cls, value: Any) -> Any:
+        """`rotation` (one value, retired on the next deploy) became the explicit `passwords` list."""
+        if isinstance(value, dict) and "rotation" in value:
+            fail(
+                rule(
+                    "was replaced by `passwords` (rotation in two explicit steps, README runbook)",
+                    "remove `rotation`; the `initial` password keeps the password generated while "
+                    "`rotation` was unset; a consumer that had set it gets a new password (a "
+                    "replacement) on the next `up`: redeploy that consumer afterwards",
+                    at=["rotation"],
+                    value=value["rotation"],
+                )
+            )
+        return value
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:

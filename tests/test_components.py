@@ -201,7 +201,9 @@ def test_retrying_a_restore_is_a_config_change_that_creates_a_fresh_service_next
         "salla-analytics-prod-r2",
         True,
     )
-    assert fresh.alias_names == ("warehouse-restore",) and not failed.alias_names
+    # A state from before per-name restores holds the first attempt as `warehouse-restore`: the
+    # oldest attempt declared (the abandoned one) takes that name over, the retry is a new service.
+    assert failed.alias_names == ("warehouse-restore",) and not fresh.alias_names
     # The failed one: same resource, same inputs (backupId unchanged: no replacement), only
     # unprotected and tagged retiring, which the prod policy accepts.
     before = first.named(RESTORED)

@@ -522,3 +522,12 @@ def test_a_consumer_cannot_take_over_the_admin_user() -> None:
     assert (
         f'{P}consumers.default = "default": is reserved: its SQL user would be the ClickHouse admin' in report
     )
+
+
+def test_the_former_rotation_key_names_its_replacement() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["app"]["rotation"] = "2026-11"
+    report = config_error("dev", {"consumers": consumers})
+    assert "1 configuration problem" in report
+    assert 'salla-analytics-infra:consumers.app.rotation = "2026-11": was replaced by `passwords`' in report
+    assert "fix: remove `rotation`" in report
