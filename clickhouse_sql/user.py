@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider, plain
 from clickhouse_sql.client import Session
 from clickhouse_sql.role import privilege_of
 from clickhouse_sql.statements import Privilege
@@ -72,6 +72,7 @@ class UserProvider(SqlProvider):
     keys = ("name", "passwords_sha256_hex", "default_role", "connection")
     identity = ("name",)
     mutable = ("passwords_sha256_hex", "default_role")
+    flags = (RETIRING,)
     secret_keys = ("passwords_sha256_hex", "password_sha256_hex", "previous_password_sha256_hex")
     delete_before_replace = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {

@@ -253,6 +253,51 @@ def test_a_removed_consumer_is_dropped(engine: Engine, model: ClickHouseModel) -
     assert up(engine, remaining) == []
 
 
+def test_retire_step_one_is_an_update_that_stores_retiring_and_runs_no_sql(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    connections, statements = model.connections, len(model.statements)
+    assert engine.up(declare(USERS, retiring=frozenset({"ai"}))) == []
+    # The engine keeps a resource's old outputs when diff reports no change: the stack policies read
+    # `retiring` from outputs, so the marker must be a change, stored by an update.
+    assert engine.changed() == ["ai-limits", "ai-quota", "ai-user"]
+    assert {n: engine.diffs[n].diffs for n in engine.changed()} == {
+        n: ["retiring"] for n in ("ai-limits", "ai-quota", "ai-user")
+    }
+    assert all(not engine.diffs[n].replaces for n in engine.changed())
+    assert {n: engine.state[n][2]["retiring"] for n in ("ai-user", "ai-limits", "ai-quota", "app-user")} == {
+        "ai-user": True,
+        "ai-limits": True,
+        "ai-quota": True,
+        "app-user": False,
+    }
+    assert (model.connections, len(model.statements)) == (connections, statements)  # not even a read
+    assert engine.up(declare(USERS, retiring=frozenset({"ai"}))) == [] and engine.changed() == []
+    assert engine.refresh() == {} and engine.state["ai-user"][2]["retiring"] is True
+    assert_exactly_declared(model)
+    # Changing one's mind (retire: false) is the same kind of update; step 2 drops the objects.
+    assert up(engine) == [] and engine.changed() == ["ai-limits", "ai-quota", "ai-user"]
+    assert engine.state["ai-user"][2]["retiring"] is False
+    remaining = {k: v for k, v in USERS.items() if k != "ai"}
+    assert up(engine, remaining) == [
+        "DROP QUOTA IF EXISTS `ai_quota`",
+        "DROP SETTINGS PROFILE IF EXISTS `ai_limits`",
+        "DROP USER IF EXISTS `ai`",
+    ]
+
+
+def test_retiring_with_another_change_still_converges_that_change(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    started = {**USERS, "ai": ([A, H2], "read")}
+    ran = engine.up(declare(started, retiring=frozenset({"ai"})))
+    assert ran == [f"ALTER USER `ai` ADD IDENTIFIED WITH sha256_hash BY '{H2}'"]
+    assert engine.diffs["ai-user"].diffs == ["passwords_sha256_hex", "retiring"]
+    assert engine.state["ai-user"][2]["retiring"] is True
+
+
 def test_states_before_the_password_list_migrate_without_a_password_change(
     engine: Engine, model: ClickHouseModel
 ) -> None:
