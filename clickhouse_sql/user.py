@@ -81,6 +81,17 @@ class UserProvider(SqlProvider):
         "passwords_sha256_hex": password_hashes,
     }
 
+    def with_id(self, id_: str, props: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored state in today's shape: a state written before the password list holds only
+        `password_sha256_hex` (+ `previous_password_sha256_hex` mid-rotation); read, drift and the
+        refreshed outputs use the list those stand for (outgoing first, newest last)."""
+        p = super().with_id(id_, props)
+        if not isinstance(p.get("passwords_sha256_hex"), list):
+            hashes = stored_hashes(p)
+            if hashes is not None:
+                p["passwords_sha256_hex"] = hashes
+        return p
+
     def observe(self, sql: Session, p: Mapping[str, Any]) -> LiveUser | None:
         name = p["name"]
         users = sql.rows(queries.user(name))

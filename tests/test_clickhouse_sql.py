@@ -313,6 +313,61 @@ def test_states_before_the_password_list_migrate_without_a_password_change(
     assert engine.changed() == ["app-user"] and up(engine) == []
 
 
+def legacy_state(engine: Engine, name: str, current: str, previous: str | None) -> None:
+    """Rewrite a user's stored outputs as the provider before the password list wrote them."""
+    cls, id_, outs = engine.state[name]
+    legacy = {k: v for k, v in outs.items() if k not in ("passwords_sha256_hex", "drift", "retiring")}
+    engine.state[name] = (
+        cls,
+        id_,
+        {**legacy, "password_sha256_hex": current, "previous_password_sha256_hex": previous},
+    )
+
+
+def test_a_user_written_by_the_old_provider_refreshes_and_the_read_migrates_its_state(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    legacy_state(engine, "app-user", H1, None)
+    assert engine.refresh() == {}  # the daily drift job (preview --refresh); was a KeyError
+    outs = engine.state["app-user"][2]
+    assert outs["passwords_sha256_hex"] == [H1] and outs["drift"] == [] and outs["retiring"] is False
+    assert "password_sha256_hex" not in outs and "previous_password_sha256_hex" not in outs
+    assert up(engine) == [] and engine.changed() == []  # the refreshed state is the new shape
+    # Drift is still seen through a legacy state (an extra authentication method added by hand).
+    legacy_state(engine, "app-user", H1, None)
+    model.seed(f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{OTHER}'")
+    assert engine.refresh() == {
+        "app-user": [
+            "authenticates with 2 method(s) (sha256_password, sha256_password), "
+            "declared: 1 sha256 password(s)"
+        ]
+    }
+    assert up(engine) == [f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{H1}'"]
+    assert model.passwords("app") == [H1]
+
+
+def test_a_legacy_user_mid_rotation_converges_to_exactly_the_declared_list(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    # The old provider's rotation: current = the new hash, previous = the outgoing one, still accepted.
+    started = {**USERS, "app": ([H1, H2], "read")}
+    up(engine, started)
+    legacy_state(engine, "app-user", H2, H1)
+    assert engine.refresh() == {}  # both methods on the server, both in the (legacy) state
+    assert engine.state["app-user"][2]["passwords_sha256_hex"] == [H1, H2]  # outgoing first, newest last
+    # Without a refresh, from the legacy state: declaring both keeps both (no SQL) ...
+    legacy_state(engine, "app-user", H2, H1)
+    assert up(engine, started) == [] and engine.changed() == ["app-user"]
+    # ... and declaring only the new one finishes the rotation with one reset to exactly that list.
+    legacy_state(engine, "app-user", H2, H1)
+    finished = {**USERS, "app": ([H2], "read")}
+    assert up(engine, finished) == [f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{H2}'"]
+    assert model.passwords("app") == [H2]
+    assert up(engine, finished) == [] and engine.changed() == []
+    assert_exactly_declared(model, finished)
+
+
 # --- every statement the runs above emitted parses with ClickHouse's parser; reads resolve ---------
 
 

@@ -207,3 +207,17 @@ def test_retire_step_one_through_the_host_stores_retiring_and_runs_no_sql(engine
     assert engine.state["data_pipeline-user"][2]["retiring"] is False
     assert (len(engine.model.statements), engine.model.connections) == before  # no SQL, no connection
     assert_a_noop_up_runs_no_sql(engine, retire)
+
+
+def test_a_user_state_from_the_old_provider_refreshes_through_the_host(engine: HostEngine) -> None:
+    from google.protobuf.json_format import MessageToDict
+
+    consumers = {"app": ([OLD, NEW], "read")}
+    engine.up(declare(consumers))
+    urn, id_, outputs = engine.state["app-user"]
+    legacy = {k: v for k, v in MessageToDict(outputs).items() if k not in ("passwords_sha256_hex", "drift")}
+    legacy |= {"password_sha256_hex": NEW, "previous_password_sha256_hex": OLD}  # mid-rotation
+    engine.state["app-user"] = (urn, id_, struct(legacy))
+    assert engine.refresh() == {}  # the drift job's refresh; was a KeyError traceback from the host
+    assert list(engine.state["app-user"][2]["passwords_sha256_hex"]) == [OLD, NEW]
+    assert_a_noop_up_runs_no_sql(engine, declare(consumers))
