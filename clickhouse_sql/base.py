@@ -268,7 +268,11 @@ class SqlProvider(ResourceProvider):
     def apply(self, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> None:
         """Read the live object and run what converges it to `p`."""
         with self.session(p, *([olds] if olds else [])) as sql:
-            todo = self.converge(self.observe(sql, p), p, olds)
+            live = self.observe(sql, p)
+            try:
+                todo = self.converge(live, p, olds)
+            except statements.UnrevokableGrantError as exc:  # made by hand: one clean error, no SQL
+                raise client.ClickHouseSQLError(f"{self.label(p)}: {exc}", None) from None
             if todo:
                 sql.run(*todo)
 

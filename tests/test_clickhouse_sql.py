@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError
-from tests.ch_model import SHA256, ClickHouseModel
+from tests.ch_model import SHA256, ClickHouseModel, Row
 from tests.sql_engine import Engine, declare
 
 
@@ -311,6 +311,54 @@ def test_states_before_the_password_list_migrate_without_a_password_change(
     )
     assert up(engine) == []  # an update that stores the new shape, no SQL
     assert engine.changed() == ["app-user"] and up(engine) == []
+
+
+UNADDRESSABLE = [
+    # (grantee, row made by hand, the resource whose converge meets it, its label, the privilege shown)
+    (
+        ("role", "analytics_read"),
+        Row("SELECT", "other", "prefix*"),
+        "role-read",
+        "role `analytics_read`",
+        "GRANT SELECT ON `other`.'prefix*'",
+    ),
+    (
+        ("role", "analytics_read"),
+        Row("SELECT", "analytics", "ev*"),
+        "grant-read",
+        "grant on `analytics`.* to role `analytics_read`",
+        "GRANT SELECT ON `analytics`.'ev*'",
+    ),
+    (("user", "app"), Row("S3", None), "app-user", "user `app`", "GRANT S3 ON *.*"),
+]
+
+
+@pytest.mark.parametrize(("grantee", "row", "resource", "label", "shown"), UNADDRESSABLE)
+def test_a_grant_no_revoke_can_address_is_drift_and_one_clean_error(
+    engine: Engine,
+    model: ClickHouseModel,
+    grantee: tuple[str, str],
+    row: Row,
+    resource: str,
+    label: str,
+    shown: str,
+) -> None:
+    up(engine)
+    model.privileges.setdefault(grantee, []).append(row)  # made by hand (e.g. a 25.x wildcard grant)
+    drift = engine.refresh()  # the drift job reports it (no traceback)
+    assert list(drift) == [resource] and drift[resource][0].startswith(f"holds {shown}")
+    before = len(model.statements)
+    with pytest.raises(ClickHouseSQLError) as err:
+        up(engine)
+    message = str(err.value)
+    assert message.startswith(f"{label}: holds {shown}")
+    assert (
+        "cannot be revoked automatically" in message and "an admin revokes it in the SQL console" in message
+    )
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained ValueError
+    assert model.statements[before:] == []  # nothing ran for that object before the error
+    model.privileges[grantee].remove(row)  # the admin revoked it: the next up converges, then is quiet
+    assert up(engine) == [] and engine.refresh() == {}
 
 
 def legacy_state(engine: Engine, name: str, current: str, previous: str | None) -> None:
