@@ -45,7 +45,7 @@ from clickhouse_sql.client import Connection, ExecutorFactory, Session
 PROVIDER_KEY = "__provider"
 UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
 DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
-RETIRING = "retiring"  # input: the consumer is being removed (prod: unprotected); no SQL effect
+RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no SQL
 
 
 class PreciseDiff(DiffResult):
@@ -139,13 +139,16 @@ class SqlProvider(ResourceProvider):
     a service restored from a backup: nothing is deleted on the old one, and no replacement is
     needed, so a service that is gone cannot block the deployment). A credentials-only change
     (provisioner password rotated) runs no SQL: the update only stores the new connection, so
-    later deletes and refreshes log in with it.
+    later deletes and refreshes log in with it. The same for a change of only `flags` (e.g.
+    `retiring`): the engine keeps a resource's old outputs when diff reports no change, and the
+    stack policies read outputs, so such a flag must be a change, stored by an update without SQL.
     """
 
     kind: ClassVar[str]
     keys: ClassVar[tuple[str, ...]]  # every property stored in the outputs
     identity: ClassVar[tuple[str, ...]]  # a change replaces the object
     mutable: ClassVar[tuple[str, ...]]  # a change is an in-place update
+    flags: ClassVar[tuple[str, ...]] = ()  # booleans with no SQL effect: a change only stores outputs
     secret_keys: ClassVar[tuple[str, ...]] = ()  # scrubbed from every error text
     delete_before_replace: ClassVar[bool | None] = None
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]]  # normalise (or raise ValueError)
@@ -240,7 +243,7 @@ class SqlProvider(ResourceProvider):
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         """Exactly the changed keys; only identity keys replace, everything else updates in place.
 
-        `retiring` is never a change (it only lifts `protect`); stored drift is one.
+        A changed flag (`retiring`, absent = false) is a change that runs no SQL; stored drift is one.
         """
         olds, news = plain(_olds), plain(_news)
         diffs: list[str] = []
@@ -252,6 +255,10 @@ class SqlProvider(ResourceProvider):
         for key in self.mutable:
             if self.changed(key, olds.get(key), news.get(key)):
                 diffs.append(key)
+        for key in self.flags:
+            new = news.get(key)
+            if not is_known(new) or bool(olds.get(key)) != bool(new):
+                diffs.append(key)
         if connection_change(olds.get("connection"), news.get("connection")) is not None:
             diffs.append("connection")
         if olds.get(DRIFT):
@@ -261,7 +268,11 @@ class SqlProvider(ResourceProvider):
     def apply(self, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> None:
         """Read the live object and run what converges it to `p`."""
         with self.session(p, *([olds] if olds else [])) as sql:
-            todo = self.converge(self.observe(sql, p), p, olds)
+            live = self.observe(sql, p)
+            try:
+                todo = self.converge(live, p, olds)
+            except statements.UnrevokableGrantError as exc:  # made by hand: one clean error, no SQL
+                raise client.ClickHouseSQLError(f"{self.label(p)}: {exc}", None) from None
             if todo:
                 sql.run(*todo)
 
@@ -273,10 +284,13 @@ class SqlProvider(ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         olds, news = plain(_olds), plain(_news)
         diffs = self.diff(_id, _olds, _news)
-        only_credentials = isinstance(diffs, PreciseDiff) and diffs.diffs == ["connection"]
-        if not (
-            only_credentials and connection_change(olds.get("connection"), news.get("connection")) != MOVED
-        ):
+        no_sql = (
+            isinstance(diffs, PreciseDiff)
+            and bool(diffs.diffs)
+            and set(diffs.diffs) <= {"connection", *self.flags}
+            and connection_change(olds.get("connection"), news.get("connection")) != MOVED
+        )
+        if not no_sql:  # only credentials and/or flags changed: store the outputs, run nothing
             self.apply(news, olds)
         return UpdateResult(self.outputs(news))
 

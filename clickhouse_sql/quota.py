@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider, plain
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import Applies
 from clickhouse_sql.settings_profile import source
@@ -59,6 +59,7 @@ class QuotaProvider(SqlProvider):
     keys = ("name", "user", "interval_seconds", "limits", "limits_source", "connection")
     identity = ("name",)
     mutable = ("user", "interval_seconds", "limits")
+    flags = (RETIRING,)
     delete_before_replace = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "quota name"),

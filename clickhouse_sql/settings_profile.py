@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from clickhouse_sql import statements
-from clickhouse_sql.base import SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider, plain
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import LiveProfile, converge_profile, observe_profile, profile_drift
 from clickhouse_sql.statements import Setting
@@ -64,6 +64,7 @@ class SettingsProfileProvider(SqlProvider):
     keys = ("name", "user", "settings", "limits_source", "connection")
     identity = ("name",)
     mutable = ("user", "settings")
+    flags = (RETIRING,)
     delete_before_replace = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "settings profile name"),

@@ -12,7 +12,7 @@ The reads (`Query` objects with server-side parameters) are in clickhouse_sql.qu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 IDENTIFIER_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -206,6 +206,13 @@ ACCESS_TYPE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 NAME_IN_GRANT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
+class UnrevokableGrantError(ValueError):
+    """A privilege read back from system.grants that no REVOKE built here can address safely.
+
+    The providers turn it into a ClickHouseSQLError naming the object (base.SqlProvider.apply).
+    """
+
+
 class Privilege(NamedTuple):
     """One row of system.grants (a privilege some role or user holds), as the server reports it."""
 
@@ -216,35 +223,54 @@ class Privilege(NamedTuple):
     grant_option: bool = False
     partial_revoke: bool = False
 
-    def target(self) -> str:
-        """`ON ...` target: *.*, `db`.*, `db`.`table`; a column is written after the access type."""
+    def target(self, name: Callable[[str], str] | None = None) -> str:
+        """`ON ...` target: *.*, `db`.*, `db`.`table`; a column is written after the access type.
+
+        `name` quotes each name (default: for a statement, raising ValueError for an unsafe one).
+        """
+        quote = name or _grant_name
         if self.database is None:
             return "*.*"
-        database = _grant_name(self.database)
-        return f"{database}.*" if self.table is None else f"{database}.{_grant_name(self.table)}"
+        database = quote(self.database)
+        return f"{database}.*" if self.table is None else f"{database}.{quote(self.table)}"
 
     def describe(self) -> str:
+        """For messages and drift (never raises): a name no statement can address is shown repr'd."""
         column = f"({self.column})" if self.column else ""
         option = " WITH GRANT OPTION" if self.grant_option else ""
         kind = "REVOKE" if self.partial_revoke else "GRANT"
-        return f"{kind} {self.access_type}{column} ON {self.target()}{option}"
+        return f"{kind} {self.access_type}{column} ON {self.target(_shown_name)}{option}"
 
 
 def _grant_name(value: str) -> str:
     """A database/table/column name read back from system.grants, backquoted (any name made by hand)."""
     if not NAME_IN_GRANT.fullmatch(value):
-        raise ValueError(f"cannot address {value!r} safely in a REVOKE; revoke it by hand")
+        raise ValueError(f"the name {value!r} is outside {NAME_IN_GRANT.pattern}")
     return f"`{value}`"
 
 
+def _shown_name(value: str) -> str:
+    return f"`{value}`" if NAME_IN_GRANT.fullmatch(value) else repr(value)
+
+
 def revoke_privilege(privilege: Privilege, grantee_kind: str, grantee: str) -> str:
-    """REVOKE exactly one held privilege (as read from system.grants) from a role or user."""
-    if not ACCESS_TYPE.fullmatch(privilege.access_type):
-        raise ValueError(f"unexpected access type {privilege.access_type!r}")
-    column = f"({_grant_name(privilege.column)})" if privilege.column else ""
+    """REVOKE exactly one held privilege (as read from system.grants) from a role or user.
+
+    Raises UnrevokableGrantError for a privilege made by hand that no statement built here can
+    address safely (e.g. a name with `*` from a wildcard grant, an access type outside ACCESS_TYPE).
+    """
+    try:
+        if not ACCESS_TYPE.fullmatch(privilege.access_type):
+            raise ValueError(f"the access type {privilege.access_type!r} is outside {ACCESS_TYPE.pattern}")
+        column = f"({_grant_name(privilege.column)})" if privilege.column else ""
+        target = privilege.target()
+    except ValueError as exc:
+        raise UnrevokableGrantError(
+            f"holds {privilege.describe()} (not declared), which cannot be revoked automatically ({exc}): "
+            f"an admin revokes it in the SQL console (REVOKE ... FROM {grantee}); then run `pulumi up` again"
+        ) from None
     return (
-        f"REVOKE {privilege.access_type}{column} ON {privilege.target()} "
-        f"FROM {quote_identifier(grantee, grantee_kind)}"
+        f"REVOKE {privilege.access_type}{column} ON {target} FROM {quote_identifier(grantee, grantee_kind)}"
     )
 
 

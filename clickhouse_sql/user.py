@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider, plain
 from clickhouse_sql.client import Session
 from clickhouse_sql.role import privilege_of
 from clickhouse_sql.statements import Privilege
@@ -72,6 +72,7 @@ class UserProvider(SqlProvider):
     keys = ("name", "passwords_sha256_hex", "default_role", "connection")
     identity = ("name",)
     mutable = ("passwords_sha256_hex", "default_role")
+    flags = (RETIRING,)
     secret_keys = ("passwords_sha256_hex", "password_sha256_hex", "previous_password_sha256_hex")
     delete_before_replace = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
@@ -79,6 +80,17 @@ class UserProvider(SqlProvider):
         "default_role": lambda v: statements.identifier(v, "default_role"),
         "passwords_sha256_hex": password_hashes,
     }
+
+    def with_id(self, id_: str, props: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored state in today's shape: a state written before the password list holds only
+        `password_sha256_hex` (+ `previous_password_sha256_hex` mid-rotation); read, drift and the
+        refreshed outputs use the list those stand for (outgoing first, newest last)."""
+        p = super().with_id(id_, props)
+        if not isinstance(p.get("passwords_sha256_hex"), list):
+            hashes = stored_hashes(p)
+            if hashes is not None:
+                p["passwords_sha256_hex"] = hashes
+        return p
 
     def observe(self, sql: Session, p: Mapping[str, Any]) -> LiveUser | None:
         name = p["name"]

@@ -39,8 +39,10 @@ WRITE_SETTINGS = [
 
 def declare(
     users: Mapping[str, tuple[list[str], str]],
+    retiring: frozenset[str] = frozenset(),
 ) -> list[tuple[str, type[SqlProvider], dict[str, Any]]]:
-    """What WarehouseAccess declares: users = {user: (password hashes, access)}."""
+    """What WarehouseAccess declares: users = {user: (password hashes, access)}; the users in
+    `retiring` are marked `retire: true` (their user, profile and quota get `retiring: true`)."""
     c = dict(CONNECTION)
     decl: list[tuple[str, type[SqlProvider], dict[str, Any]]] = [
         ("database", DatabaseProvider, {"name": "analytics", "connection": c}),
@@ -76,7 +78,7 @@ def declare(
                     "passwords_sha256_hex": list(hashes),
                     "default_role": f"analytics_{access}",
                     "connection": c,
-                    "retiring": False,
+                    "retiring": user in retiring,
                 },
             ),
             (
@@ -88,6 +90,7 @@ def declare(
                     "settings": READ_SETTINGS if read else WRITE_SETTINGS,
                     "limits_source": "defaults",
                     "connection": c,
+                    "retiring": user in retiring,
                 },
             ),
             (
@@ -103,6 +106,7 @@ def declare(
                     },
                     "limits_source": "defaults",
                     "connection": c,
+                    "retiring": user in retiring,
                 },
             ),
         ]

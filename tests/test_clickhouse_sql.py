@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError
-from tests.ch_model import SHA256, ClickHouseModel
+from tests.ch_model import SHA256, ClickHouseModel, Row
 from tests.sql_engine import Engine, declare
 
 
@@ -253,6 +253,51 @@ def test_a_removed_consumer_is_dropped(engine: Engine, model: ClickHouseModel) -
     assert up(engine, remaining) == []
 
 
+def test_retire_step_one_is_an_update_that_stores_retiring_and_runs_no_sql(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    connections, statements = model.connections, len(model.statements)
+    assert engine.up(declare(USERS, retiring=frozenset({"ai"}))) == []
+    # The engine keeps a resource's old outputs when diff reports no change: the stack policies read
+    # `retiring` from outputs, so the marker must be a change, stored by an update.
+    assert engine.changed() == ["ai-limits", "ai-quota", "ai-user"]
+    assert {n: engine.diffs[n].diffs for n in engine.changed()} == {
+        n: ["retiring"] for n in ("ai-limits", "ai-quota", "ai-user")
+    }
+    assert all(not engine.diffs[n].replaces for n in engine.changed())
+    assert {n: engine.state[n][2]["retiring"] for n in ("ai-user", "ai-limits", "ai-quota", "app-user")} == {
+        "ai-user": True,
+        "ai-limits": True,
+        "ai-quota": True,
+        "app-user": False,
+    }
+    assert (model.connections, len(model.statements)) == (connections, statements)  # not even a read
+    assert engine.up(declare(USERS, retiring=frozenset({"ai"}))) == [] and engine.changed() == []
+    assert engine.refresh() == {} and engine.state["ai-user"][2]["retiring"] is True
+    assert_exactly_declared(model)
+    # Changing one's mind (retire: false) is the same kind of update; step 2 drops the objects.
+    assert up(engine) == [] and engine.changed() == ["ai-limits", "ai-quota", "ai-user"]
+    assert engine.state["ai-user"][2]["retiring"] is False
+    remaining = {k: v for k, v in USERS.items() if k != "ai"}
+    assert up(engine, remaining) == [
+        "DROP QUOTA IF EXISTS `ai_quota`",
+        "DROP SETTINGS PROFILE IF EXISTS `ai_limits`",
+        "DROP USER IF EXISTS `ai`",
+    ]
+
+
+def test_retiring_with_another_change_still_converges_that_change(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    started = {**USERS, "ai": ([A, H2], "read")}
+    ran = engine.up(declare(started, retiring=frozenset({"ai"})))
+    assert ran == [f"ALTER USER `ai` ADD IDENTIFIED WITH sha256_hash BY '{H2}'"]
+    assert engine.diffs["ai-user"].diffs == ["passwords_sha256_hex", "retiring"]
+    assert engine.state["ai-user"][2]["retiring"] is True
+
+
 def test_states_before_the_password_list_migrate_without_a_password_change(
     engine: Engine, model: ClickHouseModel
 ) -> None:
@@ -266,6 +311,109 @@ def test_states_before_the_password_list_migrate_without_a_password_change(
     )
     assert up(engine) == []  # an update that stores the new shape, no SQL
     assert engine.changed() == ["app-user"] and up(engine) == []
+
+
+UNADDRESSABLE = [
+    # (grantee, row made by hand, the resource whose converge meets it, its label, the privilege shown)
+    (
+        ("role", "analytics_read"),
+        Row("SELECT", "other", "prefix*"),
+        "role-read",
+        "role `analytics_read`",
+        "GRANT SELECT ON `other`.'prefix*'",
+    ),
+    (
+        ("role", "analytics_read"),
+        Row("SELECT", "analytics", "ev*"),
+        "grant-read",
+        "grant on `analytics`.* to role `analytics_read`",
+        "GRANT SELECT ON `analytics`.'ev*'",
+    ),
+    (("user", "app"), Row("S3", None), "app-user", "user `app`", "GRANT S3 ON *.*"),
+]
+
+
+@pytest.mark.parametrize(("grantee", "row", "resource", "label", "shown"), UNADDRESSABLE)
+def test_a_grant_no_revoke_can_address_is_drift_and_one_clean_error(
+    engine: Engine,
+    model: ClickHouseModel,
+    grantee: tuple[str, str],
+    row: Row,
+    resource: str,
+    label: str,
+    shown: str,
+) -> None:
+    up(engine)
+    model.privileges.setdefault(grantee, []).append(row)  # made by hand (e.g. a 25.x wildcard grant)
+    drift = engine.refresh()  # the drift job reports it (no traceback)
+    assert list(drift) == [resource] and drift[resource][0].startswith(f"holds {shown}")
+    before = len(model.statements)
+    with pytest.raises(ClickHouseSQLError) as err:
+        up(engine)
+    message = str(err.value)
+    assert message.startswith(f"{label}: holds {shown}")
+    assert (
+        "cannot be revoked automatically" in message and "an admin revokes it in the SQL console" in message
+    )
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained ValueError
+    assert model.statements[before:] == []  # nothing ran for that object before the error
+    model.privileges[grantee].remove(row)  # the admin revoked it: the next up converges, then is quiet
+    assert up(engine) == [] and engine.refresh() == {}
+
+
+def legacy_state(engine: Engine, name: str, current: str, previous: str | None) -> None:
+    """Rewrite a user's stored outputs as the provider before the password list wrote them."""
+    cls, id_, outs = engine.state[name]
+    legacy = {k: v for k, v in outs.items() if k not in ("passwords_sha256_hex", "drift", "retiring")}
+    engine.state[name] = (
+        cls,
+        id_,
+        {**legacy, "password_sha256_hex": current, "previous_password_sha256_hex": previous},
+    )
+
+
+def test_a_user_written_by_the_old_provider_refreshes_and_the_read_migrates_its_state(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    legacy_state(engine, "app-user", H1, None)
+    assert engine.refresh() == {}  # the daily drift job (preview --refresh); was a KeyError
+    outs = engine.state["app-user"][2]
+    assert outs["passwords_sha256_hex"] == [H1] and outs["drift"] == [] and outs["retiring"] is False
+    assert "password_sha256_hex" not in outs and "previous_password_sha256_hex" not in outs
+    assert up(engine) == [] and engine.changed() == []  # the refreshed state is the new shape
+    # Drift is still seen through a legacy state (an extra authentication method added by hand).
+    legacy_state(engine, "app-user", H1, None)
+    model.seed(f"ALTER USER `app` ADD IDENTIFIED WITH sha256_hash BY '{OTHER}'")
+    assert engine.refresh() == {
+        "app-user": [
+            "authenticates with 2 method(s) (sha256_password, sha256_password), "
+            "declared: 1 sha256 password(s)"
+        ]
+    }
+    assert up(engine) == [f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{H1}'"]
+    assert model.passwords("app") == [H1]
+
+
+def test_a_legacy_user_mid_rotation_converges_to_exactly_the_declared_list(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    # The old provider's rotation: current = the new hash, previous = the outgoing one, still accepted.
+    started = {**USERS, "app": ([H1, H2], "read")}
+    up(engine, started)
+    legacy_state(engine, "app-user", H2, H1)
+    assert engine.refresh() == {}  # both methods on the server, both in the (legacy) state
+    assert engine.state["app-user"][2]["passwords_sha256_hex"] == [H1, H2]  # outgoing first, newest last
+    # Without a refresh, from the legacy state: declaring both keeps both (no SQL) ...
+    legacy_state(engine, "app-user", H2, H1)
+    assert up(engine, started) == [] and engine.changed() == ["app-user"]
+    # ... and declaring only the new one finishes the rotation with one reset to exactly that list.
+    legacy_state(engine, "app-user", H2, H1)
+    finished = {**USERS, "app": ([H2], "read")}
+    assert up(engine, finished) == [f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{H2}'"]
+    assert model.passwords("app") == [H2]
+    assert up(engine, finished) == [] and engine.changed() == []
+    assert_exactly_declared(model, finished)
 
 
 # --- every statement the runs above emitted parses with ClickHouse's parser; reads resolve ---------

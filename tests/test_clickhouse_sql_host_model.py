@@ -192,3 +192,32 @@ def test_a_provider_error_reaches_the_engine_through_the_host(engine: HostEngine
     assert "user `app`: the connection to" in str(err.value) and "CREATE USER" in str(err.value)
     assert OLD not in str(err.value) and "Prov-S3cret-Pw!" not in str(err.value)
     assert grpc.StatusCode.UNKNOWN.name in str(err.value)
+
+
+def test_retire_step_one_through_the_host_stores_retiring_and_runs_no_sql(engine: HostEngine) -> None:
+    consumers = {"app": ([OLD], "read"), "data_pipeline": ([PIPELINE], "write")}
+    engine.up(declare(consumers))
+    before = (len(engine.model.statements), engine.model.connections)
+    retire = declare(consumers, retiring=frozenset({"app"}))
+    changes = engine.up(retire)
+    some = sorted(n for n, c in changes.items() if c == provider_pb2.DiffResponse.DIFF_SOME)
+    assert some == ["app-limits", "app-quota", "app-user"]
+    # What the engine stores as outputs (and the stack policies read): `retiring: true`.
+    assert {n: engine.state[n][2]["retiring"] for n in some} == {n: True for n in some}
+    assert engine.state["data_pipeline-user"][2]["retiring"] is False
+    assert (len(engine.model.statements), engine.model.connections) == before  # no SQL, no connection
+    assert_a_noop_up_runs_no_sql(engine, retire)
+
+
+def test_a_user_state_from_the_old_provider_refreshes_through_the_host(engine: HostEngine) -> None:
+    from google.protobuf.json_format import MessageToDict
+
+    consumers = {"app": ([OLD, NEW], "read")}
+    engine.up(declare(consumers))
+    urn, id_, outputs = engine.state["app-user"]
+    legacy = {k: v for k, v in MessageToDict(outputs).items() if k not in ("passwords_sha256_hex", "drift")}
+    legacy |= {"password_sha256_hex": NEW, "previous_password_sha256_hex": OLD}  # mid-rotation
+    engine.state["app-user"] = (urn, id_, struct(legacy))
+    assert engine.refresh() == {}  # the drift job's refresh; was a KeyError traceback from the host
+    assert list(engine.state["app-user"][2]["passwords_sha256_hex"]) == [OLD, NEW]
+    assert_a_noop_up_runs_no_sql(engine, declare(consumers))

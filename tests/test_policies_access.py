@@ -7,12 +7,15 @@ Cases come from the real program with an overridden stack config, evaluated by t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import pytest
 
 from policy.guardrails import POLICIES
+from tests.ch_model import ClickHouseModel
 from tests.helpers import run_ok, stack_value
+from tests.sql_engine import Engine, declare
 from tests.test_policies import UNKNOWN_STRING, findings, hand_built, violations
 from tools.harness import Registration
 from tools.policy_eval import PolicyConfigError, check_stack, load_policy_config, resolve
@@ -117,6 +120,20 @@ def test_a_password_is_unprotected_only_with_its_retiring_user() -> None:
     orphan = _password_findings([retiring, _reg(PASSWORD, "warehouse-access-ai-password", protect=False)])
     assert [r for r, m in orphan if "belongs to no ClickHouse user" in m] == ["warehouse-access-ai-password"]
     assert _password_findings([_reg(PASSWORD, "elsewhere-password", protect=False, chain="")]) == []
+
+
+def test_retire_step_one_passes_with_the_outputs_the_provider_stores() -> None:
+    """Step 1 of removing a consumer, end to end: the user's outputs come from the real UserProvider
+    driven like the engine (an unchanged diff keeps the old outputs), not from a hand-built state."""
+    engine = Engine(ClickHouseModel())
+    consumers = {"app": ([hashlib.sha256(b"app-pw").hexdigest()], "read")}
+    engine.up(declare(consumers))
+    engine.up(declare(consumers, retiring=frozenset({"app"})))
+    outputs = engine.state["app-user"][2]
+    user = _reg(USER, "warehouse-access-app-user", protect=False, retiring=outputs["retiring"])
+    password = _reg(PASSWORD, "warehouse-access-app-password", protect=False)
+    assert _password_findings([user, password]) == []  # before the fix: refused on every run
+    assert outputs["retiring"] is True
 
 
 def test_a_password_pairs_with_the_user_of_the_longest_consumer_name() -> None:
