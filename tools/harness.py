@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import os
 import runpy
@@ -123,7 +124,18 @@ def read_stack_config(stack: str, path: Path | None = None) -> dict[str, Any]:
     path = path or stack_file(stack)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path} (committed stacks: dev, prod)")
-    data = yaml.safe_load(path.read_text()) or {}
+    stat = path.stat()
+    return copy.deepcopy(_parsed_config(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+# libyaml's loader where PyYAML has it (its wheels do): the pure-Python one is ~10x slower.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_config(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    """One parse per version of a stack file (the tests read the committed ones hundreds of times)."""
+    data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     return dict(data.get("config") or {})
 
 
