@@ -9,6 +9,9 @@
 # pulumi declares for the CLI's debugger attach mode only (tests/test_locks.py: EXCLUDED).
 
 SHELL := /bin/bash
+# Bytecode caches make warm runs warm (pytest also caches its rewritten test modules there);
+# an environment that disables them (PYTHONDONTWRITEBYTECODE) would recompile on every run.
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
