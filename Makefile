@@ -23,9 +23,10 @@ PREFLIGHT_STAMP := $(VENV)/.installed-preflight-$(call lock_id,requirements-pref
 TEST_STAMP := $(TEST_VENV)/.installed-$(call lock_id,requirements-dev.txt)
 POLICY_STAMP := policy/.venv/.installed-$(call lock_id,policy/requirements.txt)
 # uv (pinned in requirements-dev.in) resolves for every platform from Python 3.11 on; UPGRADE=1 moves
-# every package to its newest version, otherwise the versions already locked are kept.
+# every package to its newest version, otherwise the versions already locked are kept. Each lock's
+# header records the exact command (Dependabot re-runs it when it bumps a pin).
 LOCK := $(TEST_BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+	$(if $(UPGRADE),--upgrade)
 PYTEST_WORKERS ?= auto
 STACK ?= dev
 FORMAT ?= dotenv
