@@ -30,7 +30,7 @@ def test_clean_stack_exits_zero(stack: str, capsys: pytest.CaptureFixture[str]) 
     assert validate.main(["--stack", stack]) == 0
     out = capsys.readouterr().out
     assert "Pre-flight guardrail check (offline, mocked providers)" in out
-    assert "15 policies over 18 resources: 0 mandatory, 0 advisory violation(s)" in out
+    assert "15 policies over 19 resources: 0 mandatory, 0 advisory violation(s)" in out
     assert "OK: no mandatory violation." in out
 
 
