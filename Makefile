@@ -17,11 +17,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_VENV := .venv-test
 TEST_BIN := $(TEST_VENV)/bin
-lock_id = $(shell cat requirements-pip.txt $(1) | sha256sum | cut -c1-12)
-RUNTIME_STAMP := $(VENV)/.installed-runtime-$(call lock_id,requirements.txt)
-PREFLIGHT_STAMP := $(VENV)/.installed-preflight-$(call lock_id,requirements-preflight.txt)
-TEST_STAMP := $(TEST_VENV)/.installed-$(call lock_id,requirements-dev.txt)
-POLICY_STAMP := policy/.venv/.installed-$(call lock_id,policy/requirements.txt)
+# A virtualenv is rebuilt when its lock (or the installer's) is newer than its stamp; .venv has
+# one stamp per kind, and building either kind removes the other's.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+PREFLIGHT_STAMP := $(VENV)/.installed-preflight
+TEST_STAMP := $(TEST_VENV)/.installed
+POLICY_STAMP := policy/.venv/.installed
 # uv (pinned in requirements-dev.in) resolves for every platform from Python 3.11 on; UPGRADE=1 moves
 # every package to its newest version, otherwise the versions already locked are kept. Each lock's
 # header records the exact command (Dependabot re-runs it when it bumps a pin).

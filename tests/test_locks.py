@@ -11,6 +11,7 @@ the locks with each other.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import re
 from collections.abc import Callable
@@ -57,8 +58,9 @@ def read_repo(path: str) -> str:
     return (ROOT / path).read_text()
 
 
+@functools.cache
 def parse_lock(text: str) -> tuple[dict[str, Entry], set[str]]:
-    """A uv lock: package -> entry, and the packages it says it excluded."""
+    """A uv lock: package -> entry, and the packages it says it excluded (callers only read it)."""
     entries: dict[str, Entry] = {}
     excluded: set[str] = set()
     current: Entry | None = None
@@ -144,6 +146,7 @@ def _closure_names(entries: dict[str, Entry]) -> set[str]:
     return names
 
 
+@functools.cache
 def _declared(name: str, version: str) -> list[Requirement]:
     """A package's run-time requirements in this environment, if this exact version is installed."""
     try:
