@@ -44,6 +44,7 @@ from .mocks import (
     Registration,
 )
 from .project import PROJECT, ROOT
+from .sdk_internals import without_source_positions
 
 __all__ = [
     "CLICKHOUSE_PROVIDER",
@@ -268,7 +269,8 @@ def run_program(
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         try:
-            execute()
+            with without_source_positions():
+                execute()
         except pulumi.RunError as exc:
             run.error = str(exc)
             run.outputs.clear()

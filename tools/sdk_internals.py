@@ -10,8 +10,19 @@ every upgrade of either (tests/test_policies.py exercises all three).
 `serialize_provider` is the Pulumi SDK's own function that pickles a dynamic provider into the
 `__provider` input (pulumi/dynamic/dynamic.py, pulumi 3.272.0): the clickhouse_sql tests use it to
 check exactly what lands in the state. No public function returns those bytes.
+
+`without_source_positions` stubs `pulumi.runtime.resource._get_stack_trace` (pulumi 3.272.0) while
+a program runs under the mock monitor. The SDK walks the whole Python stack for every resource
+it registers (each frame turned into a file URI) to tell the engine where the resource was
+declared; the mock monitor discards that, and under pytest the stack is some sixty frames deep,
+which made it a tenth of the test suite's time. Nothing else changes: the requests carry an empty
+stack trace and no source position, as for a resource declared outside user code.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pulumi.runtime.resource as _resource
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError as NotApplicableError
@@ -23,4 +34,17 @@ __all__ = [
     "deserialize_properties",
     "serialize_provider",
     "unknown_checking_proxy",
+    "without_source_positions",
 ]
+
+
+@contextmanager
+def without_source_positions() -> Iterator[None]:
+    """Registrations carry no source position (only for the mock monitor, which ignores them)."""
+    original = _resource._get_stack_trace
+    empty = type(original())()  # an empty StackTrace message
+    _resource._get_stack_trace = lambda: empty
+    try:
+        yield
+    finally:
+        _resource._get_stack_trace = original
