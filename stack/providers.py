@@ -42,8 +42,9 @@ def build_providers(*, vercel: bool = False) -> Providers:
     return Providers(
         clickhouse=clickhouse.Provider("clickhouse"),
         upstash=upstash.Provider("upstash"),
-        # No configuration. On a stack whose passwords were made by the default provider, the
-        # engine asks the provider's DiffConfig and updates the reference: no password changes.
+        # No configuration. On a stack whose passwords came from the default provider, the engine
+        # (pulumi/pulumi#18509, CLI >= 3.150) asks DiffConfig whether the provider change needs a
+        # replacement; with equal (empty) config it does not. The first preview must show no replace.
         random=random.Provider("random"),
         vercel=vercel_provider() if vercel else None,
     )
