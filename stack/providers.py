@@ -1,6 +1,8 @@
 """Explicit provider instances (no hidden default providers), with no credential inputs.
 
-Each provider reads its credentials from the environment itself (CLICKHOUSE_ORG_ID,
+Every resource the program declares gets its provider from here: the components receive them as
+`providers=[...]` and hand them down to their children (`random` serves the consumers'
+RandomPasswords). Each provider reads its credentials from the environment itself (CLICKHOUSE_ORG_ID,
 CLICKHOUSE_TOKEN_KEY, CLICKHOUSE_TOKEN_SECRET; UPSTASH_EMAIL, UPSTASH_API_KEY; VERCEL_API_TOKEN),
 so no credential is stored in the state, and a rotated key takes effect on the next run, refresh and destroy
 included. settings.credentials checks the variables are set before any resource is declared.
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
+import pulumi_random as random
 import pulumiverse_clickhouse as clickhouse
 import upstash_pulumi as upstash
 
@@ -23,11 +26,12 @@ if TYPE_CHECKING:  # imported only for stacks that deliver to Vercel (the SDK is
 class Providers:
     clickhouse: clickhouse.Provider
     upstash: upstash.Provider
+    random: random.Provider
     vercel: vercel.Provider | None = None
 
     def opts(self) -> pulumi.ResourceOptions:
         """Resource options handing the providers down to the components' children."""
-        providers: list[pulumi.ProviderResource] = [self.clickhouse, self.upstash]
+        providers: list[pulumi.ProviderResource] = [self.clickhouse, self.upstash, self.random]
         if self.vercel is not None:
             providers.append(self.vercel)
         return pulumi.ResourceOptions(providers=providers)
@@ -38,6 +42,10 @@ def build_providers(*, vercel: bool = False) -> Providers:
     return Providers(
         clickhouse=clickhouse.Provider("clickhouse"),
         upstash=upstash.Provider("upstash"),
+        # No configuration. On a stack whose passwords came from the default provider, the engine
+        # (pulumi/pulumi#18509, CLI >= 3.150) asks DiffConfig whether the provider change needs a
+        # replacement; with equal (empty) config it does not. The first preview must show no replace.
+        random=random.Provider("random"),
         vercel=vercel_provider() if vercel else None,
     )
 

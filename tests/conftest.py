@@ -1,4 +1,4 @@
-"""Fixtures: the committed stacks, each run fresh per test under the mock harness."""
+"""Fixtures: the committed stacks as they are, run once per test process under the mock harness."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from tests.helpers import run_ok
 from tools import harness
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def dev() -> harness.ProgramRun:
     return run_ok("dev")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def prod() -> harness.ProgramRun:
     return run_ok("prod")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from tools import harness
@@ -11,8 +12,21 @@ from tools import harness
 def run_ok(
     stack: str, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
 ) -> harness.ProgramRun:
-    """Run the program; fail the test with the config report if it was rejected."""
+    """Run the program; fail the test with the config report if it was rejected.
+
+    A committed stack as it is (no overrides, no env) runs once per test process and is shared:
+    the tests only read a run. Any change of config or environment gets a run of its own.
+    """
+    if overrides is None and env is None:
+        return _committed(stack)
     run = harness.run_program(stack, overrides, env=env)
+    assert run.error is None, run.error
+    return run
+
+
+@functools.cache
+def _committed(stack: str) -> harness.ProgramRun:
+    run = harness.run_program(stack)
     assert run.error is None, run.error
     return run
 

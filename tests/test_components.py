@@ -19,6 +19,8 @@ from tools.harness import (
     PLACEHOLDER_ADMIN_PASSWORD,
     PLACEHOLDER_ENV,
     PLACEHOLDER_SECRETS,
+    RANDOM_PASSWORD,
+    RANDOM_PROVIDER,
     REDIS,
     SERVICE,
     TOPIC,
@@ -80,23 +82,43 @@ def test_children_are_parented_and_use_the_explicit_providers(dev: ProgramRun) -
         "salla:analytics:AsyncMessaging",
     }
     providers = {r.type: r for r in dev.resources if r.type.startswith("pulumi:providers:")}
-    assert set(providers) == {CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER}
+    assert set(providers) == {CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER, RANDOM_PROVIDER}
     expected_parent = {
         SERVICE: "salla:analytics:DataWarehouse",
         REDIS: "salla:analytics:ServerlessCache",
         TOPIC: "salla:analytics:AsyncMessaging",
+        RANDOM_PASSWORD: "salla:analytics:WarehouseAccess",
     }
     dev = dataclasses.replace(dev, resources=[r for r in dev.resources if r.name != "pipeline-state-redis"])
-    expected_provider = {SERVICE: CLICKHOUSE_PROVIDER, REDIS: UPSTASH_PROVIDER, TOPIC: UPSTASH_PROVIDER}
+    expected_provider = {
+        SERVICE: CLICKHOUSE_PROVIDER,
+        REDIS: UPSTASH_PROVIDER,
+        TOPIC: UPSTASH_PROVIDER,
+        RANDOM_PASSWORD: RANDOM_PROVIDER,
+    }
+    assert dev.of_type(RANDOM_PASSWORD), "dev has consumers with a ClickHouse user"
     for res in dev.resources:
         if res.type in expected_parent:
             assert res.parent == components[expected_parent[res.type]], res.urn
             assert res.provider.startswith(providers[expected_provider[res.type]].urn + "::"), res.provider
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_resource_uses_a_default_provider(stack: str) -> None:
+    """Every provider-backed resource names one of the program's explicit providers (the engine
+    would otherwise make a default one, configured from ambient config). The dynamic provider's
+    resources are served by the engine's own python host: they have no provider to choose."""
+    run = run_ok(stack)
+    explicit = {r.urn for r in run.resources if r.type.startswith("pulumi:providers:")}
+    for res in run.resources:
+        if not res.custom or res.type.startswith(("pulumi:providers:", "pulumi-python:dynamic/")):
+            continue
+        assert res.provider.rsplit("::", 1)[0] in explicit, f"{res.urn} uses a default provider"
+
+
 def test_providers_get_no_credential_inputs(dev: ProgramRun) -> None:
     # The providers read their credentials from the environment: nothing lands in the state.
-    for provider in (CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER):
+    for provider in (CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER, RANDOM_PROVIDER):
         inputs = dev.one(provider).inputs
         assert set(inputs) <= {"version"}, inputs
     values = [str(v) for r in dev.resources for v in r.inputs.values()]

@@ -38,7 +38,7 @@ def _mandatory(found: list[Finding]) -> list[tuple[str, str]]:
     return [(f.policy, f.message) for f in found if f.level == "mandatory"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def shared() -> ProgramRun:
     run = run_bootstrap()
     assert run.error is None, run.error

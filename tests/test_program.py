@@ -11,6 +11,7 @@ from tests.helpers import run_ok
 from tools.harness import (
     CLICKHOUSE_PROVIDER,
     PLACEHOLDER_SECRETS,
+    RANDOM_PROVIDER,
     REDIS,
     SERVICE,
     TOPIC,
@@ -29,6 +30,7 @@ def test_resource_set(stack: str) -> None:
         {
             CLICKHOUSE_PROVIDER: 1,
             UPSTASH_PROVIDER: 1,
+            RANDOM_PROVIDER: 1,
             "salla:analytics:DataWarehouse": 1,
             "salla:analytics:WarehouseAccess": 1,
             "salla:analytics:ServerlessCache": 1,

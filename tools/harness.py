@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import os
 import runpy
@@ -33,6 +34,8 @@ from .mocks import (
     CLICKHOUSE_PROVIDER,
     KMS_ALIAS,
     KMS_KEY,
+    RANDOM_PASSWORD,
+    RANDOM_PROVIDER,
     REDIS,
     S3_BUCKET,
     SERVICE,
@@ -43,7 +46,7 @@ from .mocks import (
     Registration,
 )
 from .project import PROJECT, ROOT
-from .sdk_internals import pickler_restored
+from .sdk_internals import pickler_restored, without_source_positions
 
 __all__ = [
     "CLICKHOUSE_PROVIDER",
@@ -54,6 +57,8 @@ __all__ = [
     "PLACEHOLDER_ENV",
     "PLACEHOLDER_SECRETS",
     "PROJECT",
+    "RANDOM_PASSWORD",
+    "RANDOM_PROVIDER",
     "REDIS",
     "ROOT",
     "S3_BUCKET",
@@ -132,7 +137,18 @@ def read_stack_config(stack: str, path: Path | None = None) -> dict[str, Any]:
     path = path or stack_file(stack)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path} (committed stacks: dev, prod)")
-    data = yaml.safe_load(path.read_text()) or {}
+    stat = path.stat()
+    return copy.deepcopy(_parsed_config(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+# libyaml's loader where PyYAML has it (its wheels do): the pure-Python one is ~10x slower.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_config(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    """One parse per version of a stack file (the tests read the committed ones hundreds of times)."""
+    data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     return dict(data.get("config") or {})
 
 
@@ -278,7 +294,7 @@ def run_program(
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         try:
-            with pickler_restored():  # the SDK's provider serialization leaks a patch per resource
+            with pickler_restored(), without_source_positions():  # see tools/sdk_internals
                 execute()
         except pulumi.RunError as exc:
             run.error = str(exc)

@@ -24,6 +24,7 @@ REDIS = "upstash:index/redisDatabase:RedisDatabase"
 TOPIC = "upstash:index/qStashTopicV2:QStashTopicV2"
 CLICKHOUSE_PROVIDER = "pulumi:providers:clickhouse"
 UPSTASH_PROVIDER = "pulumi:providers:upstash"
+RANDOM_PROVIDER = "pulumi:providers:random"
 # AWS resources of the bootstrap project (bootstrap/: the state bucket and its KMS keys).
 S3_BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"

@@ -12,6 +12,7 @@ knows are not seen here.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +116,15 @@ def _config_problems(error: jsonschema.ValidationError) -> list[str]:
     return [f"{path} = {error.instance!r}: {error.message}"]
 
 
+@functools.lru_cache(maxsize=8)
+def _validator(schema_json: str) -> jsonschema.Draft7Validator:
+    """One validator per config schema (a pack's schema is the same on every call)."""
+    return jsonschema.Draft7Validator(json.loads(schema_json))
+
+
 def resolve(policies: list[Policy], file_config: dict[str, Any]) -> dict[str, PolicySettings]:
     """Enforcement level and config per policy: schema defaults overlaid by the (validated) file."""
-    validator = jsonschema.Draft7Validator(config_schema(policies))
+    validator = _validator(json.dumps(config_schema(policies), sort_keys=True))
     problems = [p for e in validator.iter_errors(file_config) for p in _config_problems(e)]
     if problems:
         raise PolicyConfigError("policy config problems:\n" + "\n".join(f"  - {p}" for p in problems))

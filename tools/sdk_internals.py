@@ -16,6 +16,13 @@ restores them: every call wraps the previous wrapper once more, so after ~1000 d
 in one process pickling exceeds the recursion limit (RecursionError). One `pulumi up` declares a
 few dozen; the tests and `make validate` run many programs in one process, so they run each
 program, and each direct serialization, inside `pickler_restored()`.
+
+`without_source_positions` stubs `pulumi.runtime.resource._get_stack_trace` (pulumi 3.272.0) while
+a program runs under the mock monitor. The SDK walks the whole Python stack for every resource
+it registers (each frame turned into a file URI) to tell the engine where the resource was
+declared; the mock monitor discards that, and under pytest the stack is some sixty frames deep,
+which made it a tenth of the test suite's time. Nothing else changes: the requests carry an empty
+stack trace and no source position, as for a resource declared outside user code.
 """
 
 import pickle
@@ -23,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pulumi.runtime.resource as _resource
 from pulumi.dynamic.dynamic import serialize_provider as _sdk_serialize_provider
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError as NotApplicableError
@@ -35,6 +43,7 @@ __all__ = [
     "pickler_restored",
     "serialize_provider",
     "unknown_checking_proxy",
+    "without_source_positions",
 ]
 
 _PATCHED = ("_batch_setitems", "save_dict")
@@ -56,3 +65,15 @@ def serialize_provider(provider: Any) -> str:
     """The SDK's serialize_provider (the `__provider` input), leaving pickle as it found it."""
     with pickler_restored():
         return str(_sdk_serialize_provider(provider))
+
+
+@contextmanager
+def without_source_positions() -> Iterator[None]:
+    """Registrations carry no source position (only for the mock monitor, which ignores them)."""
+    original = _resource._get_stack_trace
+    empty = type(original())()  # an empty StackTrace message
+    _resource._get_stack_trace = lambda: empty
+    try:
+        yield
+    finally:
+        _resource._get_stack_trace = original
