@@ -70,27 +70,24 @@ class Database(pulumi.dynamic.Resource, module="clickhouse", name="Database"):
 
 
 class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
-    """A role; with `readonly`, also the profile `<role>_profile` (`readonly = n CONST TO <role>`).
+    """A role, with no settings of its own (clickhouse_sql.role: the provisioner holds it).
 
     `databases`: where Grant resources declare the role's privileges; any privilege elsewhere is drift.
     """
 
     name: pulumi.Output[str]
-    readonly: pulumi.Output[int | None]
 
     def __init__(
         self,
         resource_name: str,
         *,
         name: pulumi.Input[str],
-        readonly: pulumi.Input[int] | None = None,
         databases: pulumi.Input[Sequence[str]],
         connection: pulumi.Input[Connection],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "name": _literal(name, lambda v: statements.identifier(v, "role name")),
-            "readonly": _literal(readonly, statements.readonly_level) if readonly is not None else None,
             "databases": databases,
             "connection": pulumi.Output.secret(connection),
             "drift": None,

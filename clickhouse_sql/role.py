@@ -1,21 +1,28 @@
-"""Role: a role, optionally with the settings profile `<role>_profile` (`readonly = n CONST TO role`).
+"""Role: a role with no settings of its own.
 
 The role owns everything about itself except its privileges on the databases listed in
 `databases` (those belong to the Grant resources): a privilege anywhere else (another database,
 a table, globally), a role granted to it, or a setting set on it directly is drift and revoked.
+
+A role carries no settings profile: the provisioning user holds the project's roles WITH ADMIN
+OPTION, active in its sessions, so a profile applied to a role (e.g. `readonly`) would also bind
+the provisioner. Readers get `readonly` from their own profile (`<user>_limits`). States written
+before this stored `readonly` and the profile `<role>_profile` (`readonly = n CONST TO role`):
+such a profile is drift now, and the next update (the stored `readonly` differs from the absent
+one), converge or delete drops it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import SqlProvider, optional_readonly, plain
+from clickhouse_sql.base import SqlProvider, plain
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import LiveProfile, converge_profile, observe_profile, profile_drift
-from clickhouse_sql.statements import Privilege, Setting
+from clickhouse_sql.statements import Privilege
 
 
 def databases(value: Any) -> list[str]:
@@ -36,6 +43,18 @@ def privilege_of(row: tuple[Any, ...]) -> Privilege:
     )
 
 
+LEGACY_READONLY = (
+    "readonly is no longer set on a role: the provisioning user holds the project's roles (active "
+    "in its sessions), so a role's readonly profile would make its sessions read-only; set readonly "
+    "in the reader's own settings profile (`<user>_limits`) instead"
+)
+
+
+def no_readonly(value: Any) -> NoReturn:
+    """`readonly` survives only in states written before roles lost it; declaring it is refused."""
+    raise ValueError(LEGACY_READONLY)
+
+
 @dataclass(frozen=True)
 class LiveRole:
     privileges: tuple[Privilege, ...]  # every row of system.grants for the role
@@ -45,22 +64,21 @@ class LiveRole:
 
 
 class RoleProvider(SqlProvider):
-    """A role; with `readonly`, also the profile `<role>_profile` (readonly = n CONST TO role)."""
+    """A role; any settings profile `<role>_profile` (legacy `readonly`) is dropped.
+
+    `readonly` is in `mutable` only so that a state that still stores it diffs as a change: that
+    update drops the old `<role>_profile`. New states do not store it (not in `keys`).
+    """
 
     kind = "role"
-    keys = ("name", "readonly", "databases", "connection")
+    keys = ("name", "databases", "connection")
     identity = ("name",)
     mutable = ("readonly", "databases")
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "role name"),
-        "readonly": statements.readonly_level,
+        "readonly": no_readonly,
         "databases": databases,
     }
-
-    @staticmethod
-    def profile_settings(p: Mapping[str, Any]) -> list[Setting]:
-        readonly = optional_readonly(p.get("readonly"))
-        return [] if readonly is None else [Setting("readonly", readonly, const=True)]
 
     def observe(self, sql: Session, p: Mapping[str, Any]) -> LiveRole | None:
         name = p["name"]
@@ -86,18 +104,17 @@ class RoleProvider(SqlProvider):
             found.append(f"has {live.own_settings} setting(s) set on the role itself (not declared)")
         found += [
             f"profile {statements.profile_name(p['name'])}: {problem}"
-            for problem in profile_drift(live.profile, self.profile_settings(p), p["name"])
+            for problem in profile_drift(live.profile, [], p["name"])
         ]
         return found
 
     def converge(
         self, live: LiveRole | None, p: Mapping[str, Any], olds: Mapping[str, Any] | None
     ) -> list[str]:
-        name, settings = p["name"], self.profile_settings(p)
+        name = p["name"]
         profile = statements.profile_name(name)
         if live is None:
-            todo = [statements.create_role(name)]
-            return todo + converge_profile(None, profile, settings, "role", name)
+            return [statements.create_role(name)]
         todo = [
             statements.revoke_privilege(priv, "role", name)
             for priv in self.foreign(live, p)
@@ -106,12 +123,10 @@ class RoleProvider(SqlProvider):
         todo += [statements.revoke_role(role, name, "role") for role in live.roles]
         if live.own_settings:
             todo.append(statements.clear_settings("ROLE", name))
-        return todo + converge_profile(live.profile, profile, settings, "role", name)
+        return todo + converge_profile(live.profile, profile, [], "role", name)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Drop the role and a (legacy) `<role>_profile` (IF EXISTS: none, usually)."""
         p = plain(_props)
-        todo = [statements.drop_role(p["name"])]
-        if p.get("readonly") is not None:
-            todo.insert(0, statements.drop_profile(p["name"]))
         with self.session(p) as sql:
-            sql.run(*todo)
+            sql.run(statements.drop_profile(p["name"]), statements.drop_role(p["name"]))

@@ -1,9 +1,11 @@
 """WarehouseAccess: the database, a read and a write role, and one SQL user per consumer.
 
 Least privilege (REQ-TEC-001 "distinct user credentials for the ETL pipeline (Write) and
-Application (Read)"): `read` may SELECT on `<database>.*` under a read-only settings profile
-(`readonly = 2`); `write` may also INSERT and manage its own tables there (CREATE/ALTER/DROP
-TABLE). Never ALL, never *.*, never access management. Each consumer with `clickhouse: read|write`
+Application (Read)"): `read` may SELECT on `<database>.*`, and each reader's own settings profile
+holds `readonly = 2 CONST`; `write` may also INSERT and manage its own tables there
+(CREATE/ALTER/DROP TABLE). Never ALL, never *.*, never access management. The roles carry no
+settings: the provisioning user holds them WITH ADMIN OPTION (tools/provisioner.py), active in its
+sessions, so a setting on a role would bind the provisioner too. Each consumer with `clickhouse: read|write`
 gets its own user, with one pulumi_random password per label in its `passwords` (two while a
 rotation is in progress; the newest is the one handed out), sent to ClickHouse only as hex SHA-256
 hashes, and its own limits: a settings profile `<user>_limits` (constraints) and a quota
@@ -35,6 +37,11 @@ PASSWORD_LENGTH = 32
 # URL-unreserved symbols only: the password goes into connection URLs.
 PASSWORD_SYMBOLS = "-_.~"
 QUOTA_INTERVAL_SECONDS = 3600
+
+
+def role_name(database: str, access: str) -> str:
+    """The project's role for an access (`<database>_read`, `<database>_write`)."""
+    return f"{database}_{access}"
 
 
 def sha256_hex(password: str) -> str:
@@ -107,13 +114,12 @@ class WarehouseAccess(pulumi.ComponentResource):
             connection=connection,
             opts=protected,
         )
-        self.roles = {access: f"{args.database}_{access}" for access in PRIVILEGES}
+        self.roles = {access: role_name(args.database, access) for access in PRIVILEGES}
         grants: dict[str, Grant] = {}
         for access, privileges in PRIVILEGES.items():
             role = Role(
                 f"{name}-role-{access}",
                 name=self.roles[access],
-                readonly=READONLY.get(access),
                 databases=[args.database],
                 connection=connection,
                 opts=protected,

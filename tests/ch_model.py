@@ -7,7 +7,10 @@ quotas. It answers the providers' reads (the same system-table queries, same par
 state, with the rows in the server's shape (checked against chdb in test_clickhouse_sql_model).
 Like the server, it refuses: creating what exists, granting to or applying to what does not exist,
 and (as the provisioning user, `provisioner=True`) revoking a privilege it holds no grant option
-for (ClickHouse >= 20.6 needs the grant option only for what is actually revoked).
+for (ClickHouse >= 20.6 needs the grant option only for what is actually revoked), and granting or
+revoking a role it does not hold WITH ADMIN OPTION (it has no ROLE ADMIN): it holds the project's
+two roles, as `make provisioner` leaves it, and loses one when that role is dropped (a role made
+again is a new role, granted to nobody).
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class ClickHouseModel:
         self.fail_on: str | None = None  # a statement prefix the "server" fails (an interrupted run)
         # The provisioning user's grant option: the data privileges on this database only.
         self.grantable = (database, set(ALLOWED_PRIVILEGES)) if provisioner else None
+        # The roles the provisioning user holds WITH ADMIN OPTION (tools/provisioner.py).
+        self.admin_roles = {f"{database}_read", f"{database}_write"}
 
     # --- the executor interface ---------------------------------------------------------------
 
@@ -230,8 +235,17 @@ class ClickHouseModel:
     def _kind(self, name: str) -> str:
         return "role" if name in self.roles else "user" if self._grantee(name) in self.users else ""
 
+    def _check_admin_option(self, role: str) -> None:
+        if self.grantable is not None and role not in self.admin_roles:
+            raise ModelError(
+                ACCESS_DENIED,
+                "Not enough privileges. To execute this query, it's necessary to have the role "
+                f"{role} granted with ADMIN option",
+            )
+
     def _grant_role(self, role: str, grantee: str, admin: bool) -> None:
         self._role(role)
+        self._check_admin_option(role)
         if grantee in self.users:
             self.users[grantee].roles[role] = admin
         else:
@@ -240,13 +254,19 @@ class ClickHouseModel:
     def _revoke_role(self, role: str, grantee: str) -> None:
         if grantee in self.users:
             user = self.users[grantee]
+            if role in user.roles:  # like privileges: checked only for what is actually revoked
+                self._check_admin_option(role)
             user.roles.pop(role, None)
             user.default_list = [r for r in user.default_list if r != role]
         else:
-            self.role_roles.get(self._role(grantee), set()).discard(role)
+            held = self.role_roles.get(self._role(grantee), set())
+            if role in held:
+                self._check_admin_option(role)
+            held.discard(role)
 
     def _drop_role(self, role: str) -> None:
         self.roles.discard(role)
+        self.admin_roles.discard(role)  # the provisioner held it; a role made again is a new one
         self.privileges.pop(("role", role), None)
         for user in self.users.values():
             user.roles.pop(role, None)

@@ -49,7 +49,7 @@ def declare(
         (
             "role-read",
             RoleProvider,
-            {"name": "analytics_read", "readonly": 2.0, "databases": ["analytics"], "connection": c},
+            {"name": "analytics_read", "databases": ["analytics"], "connection": c},
         ),
         (
             "role-write",

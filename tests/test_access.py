@@ -29,8 +29,14 @@ def test_one_user_per_consumer_with_its_role(stack: str) -> None:
     for user in run.of_type(USER):
         assert {"passwords_sha256_hex", "connection"} <= user.secret_inputs
         assert user.delete_before_replace
+    # The roles carry no settings (the provisioner holds them); a reader's own profile is read-only.
     roles = {_plain(r.inputs["name"]): r.inputs.get("readonly") for r in run.of_type(ROLE)}
-    assert roles == {"analytics_read": 2, "analytics_write": None}
+    assert roles == {"analytics_read": None, "analytics_write": None}
+    profiles = {_plain(p.inputs["user"]): _plain(p.inputs["settings"]) for p in run.of_type(PROFILE)}
+    assert set(profiles) == set(users)  # every profile applies to one consumer's user, none to a role
+    for user, settings in profiles.items():
+        readonly = [(e["value"], e["const"]) for e in settings if e["name"] == "readonly"]
+        assert readonly == ([(2, True)] if users[user] == "analytics_read" else []), user
     grants = {_plain(g.inputs["role"]): _plain(g.inputs["privileges"]) for g in run.of_type(GRANT)}
     assert grants == {
         "analytics_read": ["SELECT"],

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError
+from clickhouse_sql.role import RoleProvider
 from tests.ch_model import SHA256, ClickHouseModel, Row
 from tests.sql_engine import Engine, declare
 
@@ -49,8 +50,8 @@ def assert_exactly_declared(model: ClickHouseModel, users: dict[str, tuple[list[
         f"{p} ON analytics.*" for p in ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"]
     }
     assert model.role_roles.get("analytics_read", set()) == set()
-    assert model.profiles["analytics_read_profile"].elements == [("readonly", "2", None, None, "CONST")]
-    assert model.profiles["analytics_read_profile"].to == ["analytics_read"]
+    # No settings profile applies to a role (the provisioner holds the roles): only to consumers.
+    assert {to for profile in model.profiles.values() for to in profile.to} == set(users)
     assert set(model.users) == set(users)
     for user, (hashes, access) in users.items():
         state = model.users[user]
@@ -59,22 +60,22 @@ def assert_exactly_declared(model: ClickHouseModel, users: dict[str, tuple[list[
         assert (state.default_all, state.default_list) == (False, [f"analytics_{access}"])
         assert model.grants_of("user", user) == set() and state.settings == []
         assert model.profiles[f"{user}_limits"].to == [user]
+        readonly = [e for e in model.profiles[f"{user}_limits"].elements if e[0] == "readonly"]
+        assert readonly == ([("readonly", "2", None, None, "CONST")] if access == "read" else [])
         assert model.quotas[f"{user}_quota"].to == [user]
         assert model.quotas[f"{user}_quota"].duration == 3600
 
 
 def test_fresh_stack_then_a_no_change_up_runs_nothing(engine: Engine, model: ClickHouseModel) -> None:
     ran = up(engine)
-    assert ran[:6] == [
+    assert ran[:5] == [
         "CREATE DATABASE IF NOT EXISTS `analytics`",
         "CREATE ROLE IF NOT EXISTS `analytics_read`",
-        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 2 CONST "
-        "TO `analytics_read`",
         "CREATE ROLE IF NOT EXISTS `analytics_write`",
         "GRANT SELECT ON `analytics`.* TO `analytics_read`",
         "GRANT SELECT, INSERT, CREATE TABLE, ALTER TABLE, DROP TABLE ON `analytics`.* TO `analytics_write`",
     ]
-    assert ran[6:10] == [
+    assert ran[5:9] == [
         f"CREATE USER `app` IDENTIFIED WITH sha256_hash BY '{H1}' DEFAULT ROLE NONE",
         "GRANT `analytics_read` TO `app`",
         "SET DEFAULT ROLE `analytics_read` TO `app`",
@@ -82,11 +83,74 @@ def test_fresh_stack_then_a_no_change_up_runs_nothing(engine: Engine, model: Cli
         "4294967296 MIN 1 MAX 4294967296, max_execution_time = 60 MIN 1 MAX 60, max_result_rows = 1000000 "
         "MIN 1 MAX 1000000 TO `app`",
     ]
-    assert len(ran) == 6 + 3 * 5
+    assert len(ran) == 5 + 3 * 5
     assert_exactly_declared(model)
     assert up(engine) == [] and engine.changed() == []
     assert engine.refresh() == {}
     assert up(engine) == [] and engine.changed() == []
+
+
+def test_the_first_up_converges_on_the_roles_make_provisioner_created(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    model.seed("CREATE ROLE IF NOT EXISTS `analytics_read`", "CREATE ROLE IF NOT EXISTS `analytics_write`")
+    ran = up(engine)
+    assert not [sql for sql in ran if "CREATE ROLE" in sql]
+    assert len(ran) == 3 + 3 * 5
+    assert_exactly_declared(model)
+    assert engine.refresh() == {} and up(engine) == []
+
+
+def test_a_role_state_with_the_old_readonly_profile_drops_it(engine: Engine, model: ClickHouseModel) -> None:
+    up(engine)
+    # What a deployment before roles lost `readonly` left: the profile and `readonly` in the state.
+    model.seed(
+        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 2 CONST "
+        "TO `analytics_read`"
+    )
+    cls, id_, outs = engine.state["role-read"]
+    engine.state["role-read"] = (cls, id_, {**outs, "readonly": 2.0})
+    assert up(engine) == ["DROP SETTINGS PROFILE IF EXISTS `analytics_read_profile`"]
+    assert engine.changed() == ["role-read"] and engine.diffs["role-read"].diffs == ["readonly"]
+    assert "readonly" not in engine.state["role-read"][2]
+    assert_exactly_declared(model)
+    assert up(engine) == [] and engine.changed() == []
+
+
+def test_a_stale_role_profile_is_drift_and_the_next_up_drops_it(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    model.seed(
+        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 2 CONST "
+        "TO `analytics_read`"
+    )
+    assert engine.refresh() == {"role-read": ["profile analytics_read_profile: exists, declared: none"]}
+    assert up(engine) == ["DROP SETTINGS PROFILE IF EXISTS `analytics_read_profile`"]
+    assert engine.refresh() == {} and up(engine) == []
+    # Deleting a role also drops a stale profile of its name (IF EXISTS: nothing, usually).
+    model.seed(
+        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 2 CONST "
+        "TO `analytics_read`"
+    )
+    _, id_, outs = engine.state["role-read"]
+    model.grantable = None  # as an admin: the role is still granted to consumers
+    engine.provider(RoleProvider).delete(id_, outs)
+    assert "analytics_read_profile" not in model.profiles and "analytics_read" not in model.roles
+
+
+def test_a_role_that_is_dropped_and_made_again_needs_make_provisioner(
+    engine: Engine, model: ClickHouseModel
+) -> None:
+    up(engine)
+    model.seed("DROP ROLE IF EXISTS `analytics_read`")  # e.g. by hand: the provisioner's grant goes too
+    assert engine.refresh()["role-read"] == ["gone"]
+    with pytest.raises(ClickHouseSQLError, match="code 497"):
+        up(engine)  # the role is made again, but granting it to `app` needs ADMIN OPTION on it
+    model.admin_roles.add("analytics_read")  # `make provisioner` again
+    up(engine)
+    assert_exactly_declared(model)
+    assert engine.refresh() == {} and up(engine) == []
 
 
 def test_pre_existing_profiles_with_other_settings_are_replaced(
@@ -94,11 +158,15 @@ def test_pre_existing_profiles_with_other_settings_are_replaced(
 ) -> None:
     model.seed(
         "CREATE ROLE IF NOT EXISTS `analytics_read`",
+        "CREATE ROLE IF NOT EXISTS `analytics_write`",
         "CREATE USER `someone` IDENTIFIED WITH sha256_hash BY '" + OTHER + "'",
         "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 0 TO `someone`",
+        "CREATE SETTINGS PROFILE OR REPLACE `analytics_write_profile` SETTINGS readonly = 1 TO `someone`",
         "CREATE SETTINGS PROFILE OR REPLACE `app_limits` SETTINGS max_memory_usage = 0 TO `someone`",
     )
-    up(engine)
+    ran = up(engine)
+    assert "DROP SETTINGS PROFILE IF EXISTS `analytics_read_profile`" in ran
+    assert "DROP SETTINGS PROFILE IF EXISTS `analytics_write_profile`" in ran
     model.users.pop("someone")
     assert_exactly_declared(model)
     assert up(engine) == []

@@ -22,6 +22,8 @@ from clickhouse_sql.provider import (
     SettingsProfileProvider,
     UserProvider,
 )
+from clickhouse_sql.role import LEGACY_READONLY
+from tests.sql_engine import CONNECTION as SQL_CONNECTION
 from tools.mocks import PlatformMocks, RecordingMonitor, Registration
 
 ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
@@ -64,9 +66,7 @@ def admin_connection() -> pulumi.Output[Connection]:
 def declare_stack(database_opts: pulumi.ResourceOptions | None = None) -> None:
     connection = admin_connection()
     db = Database("analytics", name="analytics", connection=connection, opts=database_opts)
-    read = Role(
-        "analytics_read", name="analytics_read", readonly=2, databases=["analytics"], connection=connection
-    )
+    read = Role("analytics_read", name="analytics_read", databases=["analytics"], connection=connection)
     write = Role("analytics_write", name="analytics_write", databases=["analytics"], connection=connection)
     Grant("read", role=read.name, database=db.name, privileges=["SELECT"], connection=connection)
     Grant(
@@ -152,7 +152,7 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
     write = mocks_inputs(requests["write"])
     assert write["privileges"] == ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"]
     assert write["role"] == "analytics_write" and write["database"] == "analytics"
-    assert mocks_inputs(requests["analytics_read"])["readonly"] == 2
+    assert "readonly" not in mocks_inputs(requests["analytics_read"])  # readers' profiles carry it
     app = mocks_inputs(requests["app"])
     assert (app["default_role"], app["passwords_sha256_hex"]) == ("analytics_read", [APP_HEX])
     assert app["retiring"] is False and "drift" not in app  # None: an output slot only
@@ -200,8 +200,8 @@ def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: Recordin
     [
         (lambda c: Database("d", name="data-pipeline", connection=c), "map hyphens to underscores"),
         (
-            lambda c: Role("r", name="analytics_read", readonly=3, databases=["analytics"], connection=c),
-            "readonly must be one of",
+            lambda c: Role("r", name="analytics read", databases=["analytics"], connection=c),
+            "not a valid ClickHouse identifier",
         ),
         (
             lambda c: Grant("g", role="r", database="analytics", privileges=["ALL"], connection=c),
@@ -240,3 +240,16 @@ def test_literal_inputs_are_validated_at_construction(
 
     program()
     assert monitor.requests == {}
+
+
+def test_a_role_declared_with_readonly_is_refused_by_check() -> None:
+    """Only states from before roles lost `readonly` hold it; a declaration naming it is an error."""
+    news = {
+        "name": "analytics_read",
+        "readonly": 2.0,
+        "databases": ["analytics"],
+        "connection": SQL_CONNECTION,
+    }
+    failures = RoleProvider().check({}, news).failures
+    assert [(f.property, f.reason) for f in failures] == [("readonly", LEGACY_READONLY)]
+    assert RoleProvider().check({}, {**news, "readonly": None}).failures == []

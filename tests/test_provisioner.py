@@ -2,7 +2,8 @@
 access check, and that the admin password reaches nothing but the ClickHouse login.
 
 The grant set is checked by ClickHouse itself (chdb, embedded ClickHouse 26.x): a users.xml gives
-chdb's only user, `default`, exactly the provisioner's grants; ClickHouse checks privileges before
+chdb's only user, `default`, exactly the provisioner's grants, the project's roles WITH ADMIN OPTION
+included (active: users.xml users have every granted role as default); ClickHouse checks privileges before
 it touches the (read-only) access storage, so a statement the grants allow fails with a storage
 error, and one they do not allow fails with ACCESS_DENIED (497). chdb runs in a subprocess: its
 configured server must not share a process with the suite's other chdb sessions.
@@ -29,7 +30,7 @@ from pulumi.runtime import rpc
 from settings.passwords import sha256_b64, sha256_hex
 from tests.helpers import run_ok
 from tools import admin_hash, provisioner
-from tools.project import PROJECT
+from tools.project import PROJECT, ROOT
 
 ADMIN = "Typed-Adm1n-Passw0rd!"
 PROV = "Pr0visioner-Passw0rd!x"
@@ -58,19 +59,43 @@ def test_statements_parse_in_clickhouse() -> None:
 
 def test_the_exact_grants() -> None:
     assert provisioner.grant_statements("analytics") == [
-        "GRANT NONE TO provisioner WITH REPLACE OPTION",
+        "GRANT analytics_read, analytics_write TO provisioner WITH ADMIN OPTION WITH REPLACE OPTION",
         "GRANT CREATE USER, ALTER USER, DROP USER ON * TO provisioner WITH REPLACE OPTION",
         "REVOKE CREATE USER, ALTER USER, DROP USER ON default FROM provisioner",
         "REVOKE CREATE USER, ALTER USER, DROP USER ON provisioner FROM provisioner",
         "REVOKE CREATE USER, ALTER USER, DROP USER ON `sql-console`* FROM provisioner",
         "GRANT CREATE ROLE, ALTER ROLE, DROP ROLE ON analytics_* TO provisioner",
-        "GRANT ROLE ADMIN, CREATE SETTINGS PROFILE, ALTER SETTINGS PROFILE, DROP SETTINGS PROFILE, "
+        "GRANT CREATE SETTINGS PROFILE, ALTER SETTINGS PROFILE, DROP SETTINGS PROFILE, "
         "CREATE QUOTA, ALTER QUOTA, DROP QUOTA, SHOW USERS, SHOW ROLES, SHOW SETTINGS PROFILES, "
         "SHOW QUOTAS ON *.* TO provisioner",
         "GRANT CREATE DATABASE ON analytics.* TO provisioner",
         "GRANT SELECT, INSERT, CREATE TABLE, ALTER TABLE, DROP TABLE ON analytics.* TO provisioner "
         "WITH GRANT OPTION",
     ]
+    assert not [sql for sql in provisioner.grant_statements("analytics") if "ROLE ADMIN" in sql]
+
+
+def test_the_roles_exist_with_no_profile_and_are_active_in_its_sessions_before_the_grants() -> None:
+    sqls = provisioner.statements("analytics", HEX)
+    assert sqls[:6] == [
+        f"CREATE USER IF NOT EXISTS provisioner IDENTIFIED WITH sha256_hash BY '{HEX}'",
+        f"ALTER USER provisioner IDENTIFIED WITH sha256_hash BY '{HEX}' DEFAULT ROLE ALL",
+        "CREATE DATABASE IF NOT EXISTS analytics",
+        "CREATE ROLE IF NOT EXISTS analytics_read",
+        "CREATE ROLE IF NOT EXISTS analytics_write",
+        "DROP SETTINGS PROFILE IF EXISTS analytics_read_profile, analytics_write_profile",
+    ]
+    assert sqls[6:] == provisioner.grant_statements("analytics")
+    # The same role names WarehouseAccess declares (another database: other names).
+    assert provisioner.project_roles("shop") == ["shop_read", "shop_write"]
+
+
+def test_readme_shows_exactly_these_statements() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### The provisioning user", 1)[1]
+    block = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    shown = [line.removesuffix(";") for line in block.splitlines() if line.strip()]
+    assert shown == provisioner.statements("analytics", provisioner.PLACEHOLDER)
 
 
 def test_a_bad_database_name_is_refused() -> None:
@@ -85,43 +110,62 @@ _PROBE = textwrap.dedent(
     import json, sys, chdb
     connection = chdb.connect(":memory:?config-file=" + sys.argv[1])
     cursor = connection.cursor()
-    codes = []
+    results = []
     for sql in json.loads(sys.argv[2]):
         try:
             cursor.execute(sql)
-            codes.append(0)
+            results.append([0, [list(row) for row in cursor.fetchall() or []]])
         except Exception as exc:
             text = str(exc)
-            codes.append(int(text.split("Code: ", 1)[1].split(".", 1)[0]) if "Code: " in text else -1)
-    print(json.dumps(codes))
+            results.append([int(text.split("Code: ", 1)[1].split(".", 1)[0]) if "Code: " in text else -1, []])
+    print(json.dumps(results))
     """
 )
 
 
 def _xml_grants(database: str) -> str:
-    """The provisioner's grants as users.xml takes them: for the current user, no grantee."""
+    """The provisioner's grants as users.xml takes them: for the current user, no grantee.
+
+    Users from users.xml have every granted role as a default role: the `DEFAULT ROLE ALL` of
+    `statements`, so the project's roles are active in the session, as on the service.
+    """
     queries = [
         sql.replace(" TO provisioner", "").replace(" FROM provisioner", "")
         for sql in provisioner.grant_statements(database)
-        if not sql.startswith("GRANT NONE")  # roles: users.xml grants none unless listed
     ]
     return "".join(f"<query>{q}</query>" for q in queries)
 
 
-def access_codes(tmp_path: Path, sqls: Sequence[str], database: str = "analytics") -> dict[str, int]:
-    """ClickHouse's error code per statement (0: ran), run by a user holding the provisioner's grants."""
+# The service's roles: the project's two, another one named like them, Cloud's admin role.
+ROLES = {
+    "analytics_read": "GRANT SELECT ON analytics.*",
+    "analytics_write": "GRANT SELECT, INSERT ON analytics.*",
+    "analytics_other": "GRANT SELECT ON analytics.*",
+    "default_role": "GRANT ALL ON *.*",
+}
+
+
+def _run(
+    tmp_path: Path, sqls: Sequence[str], database: str = "analytics", readonly: int = 0
+) -> list[tuple[int, list[list[Any]]]]:
+    """(ClickHouse's error code (0: ran), rows) per statement, run by a user holding the
+    provisioner's grants. `readonly`: the session's readonly level (what a settings profile on one
+    of its roles would impose)."""
     users = tmp_path / "users.xml"
     users.write_text(
-        "<clickhouse><profiles><default/></profiles><quotas><default/></quotas><users>"
+        f"<clickhouse><profiles><default><readonly>{readonly}</readonly></default></profiles>"
+        "<quotas><default/></quotas><users>"
         f"<default><password/><profile>default</profile><quota>default</quota><grants>{_xml_grants(database)}"
         "</grants></default>"
         "<app><password/><profile>default</profile><quota>default</quota></app>"
         "<provisioner><password/><profile>default</profile><quota>default</quota></provisioner>"
-        "<sql-console_admin><password/><profile>default</profile><quota>default</quota></sql-console_admin>"
+        "<sql-console_admin><password/><profile>default</profile><quota>default</quota>"
+        "<grants><query>GRANT default_role</query></grants></sql-console_admin>"
         "</users><roles>"
-        "<analytics_read><grants><query>GRANT SELECT ON analytics.*</query></grants></analytics_read>"
-        "<default_role><grants><query>GRANT ALL ON *.*</query></grants></default_role>"
-        "</roles></clickhouse>"
+        + "".join(
+            f"<{role}><grants><query>{grant}</query></grants></{role}>" for role, grant in ROLES.items()
+        )
+        + "</roles></clickhouse>"
     )
     config = tmp_path / "config.xml"
     config.write_text(f"<clickhouse><users_config>{users}</users_config></clickhouse>")
@@ -132,7 +176,22 @@ def access_codes(tmp_path: Path, sqls: Sequence[str], database: str = "analytics
         check=True,
         timeout=120,
     )
-    return dict(zip(sqls, json.loads(result.stdout.strip().splitlines()[-1]), strict=True))
+    return [(int(code), rows) for code, rows in json.loads(result.stdout.strip().splitlines()[-1])]
+
+
+def access_codes(
+    tmp_path: Path, sqls: Sequence[str], database: str = "analytics", readonly: int = 0
+) -> dict[str, int]:
+    """ClickHouse's error code per statement (0: ran)."""
+    results = _run(tmp_path, sqls, database, readonly)
+    return {sql: code for sql, (code, _) in zip(sqls, results, strict=True)}
+
+
+def _rows(tmp_path: Path, sqls: Sequence[str]) -> list[list[list[Any]]]:
+    """The rows each statement returned; any error fails the test."""
+    results = _run(tmp_path, sqls)
+    assert [code for code, _ in results] == [0] * len(sqls), results
+    return [rows for _, rows in results]
 
 
 H = "a" * 64
@@ -143,14 +202,24 @@ ALLOWED = [
     f"ALTER USER app ADD IDENTIFIED WITH sha256_hash BY '{H}'",
     "ALTER USER app DEFAULT ROLE analytics_read",
     "DROP USER IF EXISTS app",
+    "CREATE ROLE IF NOT EXISTS analytics_read",  # exists already: still checked (CREATE ROLE needed)
     "CREATE ROLE IF NOT EXISTS analytics_write",
+    "ALTER ROLE analytics_read SETTINGS NONE",
     "DROP ROLE IF EXISTS analytics_read",
     "GRANT SELECT, INSERT, CREATE TABLE, ALTER TABLE, DROP TABLE ON analytics.* TO analytics_read",
     "REVOKE INSERT ON analytics.* FROM analytics_read",
+    "REVOKE GRANT OPTION FOR SELECT ON analytics.* FROM analytics_read",
     "GRANT analytics_read TO app",
+    "GRANT analytics_write TO app",
     "REVOKE analytics_read FROM app",
-    "CREATE SETTINGS PROFILE IF NOT EXISTS p SETTINGS readonly = 2 CONST TO analytics_read",
-    "CREATE QUOTA IF NOT EXISTS app_quota FOR INTERVAL 1 hour MAX queries = 1000 TO app",
+    "REVOKE analytics_read FROM analytics_write",
+    "SET DEFAULT ROLE analytics_read TO app",
+    "CREATE SETTINGS PROFILE OR REPLACE app_limits SETTINGS readonly = 2 CONST, "
+    "max_memory_usage = 1 MIN 1 MAX 1 TO app",
+    "DROP SETTINGS PROFILE IF EXISTS analytics_read_profile",
+    "ALTER USER app SETTINGS NONE",
+    "CREATE QUOTA OR REPLACE app_quota FOR INTERVAL 3600 second MAX queries = 1000 TO app",
+    "DROP QUOTA IF EXISTS app_quota",
     "CREATE DATABASE IF NOT EXISTS analytics",
     "SELECT count() FROM system.users",
     "SELECT count() FROM system.roles",
@@ -170,6 +239,11 @@ DENIED = [
     f"ALTER USER `sql-console_admin` IDENTIFIED WITH sha256_hash BY '{H}'",
     "CREATE ROLE IF NOT EXISTS admins",
     "DROP ROLE IF EXISTS default_role",
+    # Roles: only the project's two, which it holds WITH ADMIN OPTION (no ROLE ADMIN).
+    "GRANT default_role TO provisioner",
+    "GRANT default_role TO app",
+    "GRANT analytics_other TO app",
+    "REVOKE default_role FROM `sql-console_admin`",
     "GRANT ALL ON *.* TO app",
     "GRANT SELECT ON system.* TO analytics_read",
     "GRANT SELECT ON other.* TO analytics_read",
@@ -185,13 +259,21 @@ def test_clickhouse_allows_what_the_provider_does_and_refuses_escalation(tmp_pat
     assert {sql: code for sql, code in codes.items() if sql in DENIED and code != ACCESS_DENIED} == {}
 
 
-def test_role_admin_is_global_and_can_grant_any_role(tmp_path: Path) -> None:
-    # The limit README states: ROLE ADMIN cannot be scoped, so the provisioner could grant Cloud's
-    # admin role to any user, itself included (granting a role checks no ALTER USER on the
-    # grantee). The alternative, ADMIN OPTION on the project's roles, needs the roles active in
-    # its sessions, and the read role's `readonly` profile would then block its DDL.
-    codes = access_codes(tmp_path, ["GRANT default_role TO app", "GRANT default_role TO provisioner"])
-    assert set(codes.values()) <= STORAGE_ONLY
+READ_ONLY = 164  # READONLY: the session is read-only
+CURRENT_ROLES = "SELECT role_name, with_admin_option FROM system.current_roles ORDER BY role_name"
+
+
+def test_the_project_roles_are_active_with_admin_option_and_the_session_is_writable(
+    tmp_path: Path,
+) -> None:
+    probe = [CURRENT_ROLES, "SELECT getSetting('readonly')", "CREATE DATABASE IF NOT EXISTS analytics"]
+    probe_rows = _rows(tmp_path, probe)
+    assert probe_rows[0] == [["analytics_read", 1], ["analytics_write", 1]]
+    assert probe_rows[1] == [[0]] and probe_rows[2] == []
+    # What a settings profile on one of its (active) roles did before roles lost `readonly`: every
+    # DDL the provider runs is refused. The harness sees it (so the check above can fail).
+    codes = access_codes(tmp_path, ALLOWED[:5], readonly=2)
+    assert set(codes.values()) == {READ_ONLY}
 
 
 # -- the tool, with a fake Pulumi CLI and a recording executor -----------------------------------

@@ -16,7 +16,11 @@ platform team, is the only one that uses it:
    scrubbed), and the statements run over HTTPS with clickhouse-connect as `default`.
 
 Every statement is idempotent: running it again converges the user to exactly this password,
-no role, and exactly the grants of `grant_statements` (README "The provisioning user").
+exactly the project's two roles (WITH ADMIN OPTION, default roles ALL) and exactly the grants of
+`grant_statements` (README "The provisioning user"). The roles are created here, before the first
+`pulumi up` (whose Role resources then converge on them): a role can be granted to users by the
+provisioner only because it holds that role WITH ADMIN OPTION, active in its sessions; no
+`ROLE ADMIN`, which would let it grant any role (Cloud's `default_role` included) to anyone.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any, TextIO
 import yaml
 
 from clickhouse_sql.client import Connection, Executor, failures, open_clickhouse, scrub
+from components.warehouse_access import PRIVILEGES, role_name
 from settings.passwords import PROVISIONER_USER, password_problems, sha256_hex
 from settings.rules import SQL_NAME
 from tools.project import PROJECT, ROOT
@@ -41,8 +46,9 @@ PLACEHOLDER = "<sha256 of clickhouseProvisionerPassword>"
 PASSWORD_KEY = f"{PROJECT}:clickhouseProvisionerPassword"
 USER_ADMIN = "CREATE USER, ALTER USER, DROP USER"
 # Access management the SQL provider needs besides users and roles, and reading it back.
+# Not ROLE ADMIN: granting roles comes from holding the project's roles WITH ADMIN OPTION.
 GLOBAL = (
-    "ROLE ADMIN, CREATE SETTINGS PROFILE, ALTER SETTINGS PROFILE, DROP SETTINGS PROFILE, "
+    "CREATE SETTINGS PROFILE, ALTER SETTINGS PROFILE, DROP SETTINGS PROFILE, "
     "CREATE QUOTA, ALTER QUOTA, DROP QUOTA, SHOW USERS, SHOW ROLES, SHOW SETTINGS PROFILES, SHOW QUOTAS"
 )
 # The data privileges the consumers' roles carry; granting them needs them WITH GRANT OPTION.
@@ -55,11 +61,17 @@ class ProvisionerError(Exception):
     """A problem the operator can fix; the message holds no secret."""
 
 
+def project_roles(database: str) -> list[str]:
+    """The roles WarehouseAccess declares (`<database>_read`, `<database>_write`)."""
+    return [role_name(database, access) for access in PRIVILEGES]
+
+
 def grant_statements(database: str) -> list[str]:
-    """The provisioner's privileges, exactly (the first GRANT replaces whatever it had)."""
-    user = PROVISIONER_USER
+    """The provisioner's roles and privileges, exactly (each WITH REPLACE OPTION replaces all it had)."""
+    user, roles = PROVISIONER_USER, ", ".join(project_roles(database))
     return [
-        f"GRANT NONE TO {user} WITH REPLACE OPTION",  # no role: nothing beyond this list
+        # Exactly the project's roles, which it may grant and revoke (ADMIN OPTION); any other role goes.
+        f"GRANT {roles} TO {user} WITH ADMIN OPTION WITH REPLACE OPTION",
         f"GRANT {USER_ADMIN} ON * TO {user} WITH REPLACE OPTION",
         *(f"REVOKE {USER_ADMIN} ON {protected} FROM {user}" for protected in PROTECTED_USERS),
         f"GRANT CREATE ROLE, ALTER ROLE, DROP ROLE ON {database}_* TO {user}",
@@ -76,10 +88,16 @@ def statements(database: str, password_hex: str, *, add_password: bool = False) 
     user, by = PROVISIONER_USER, f"IDENTIFIED WITH sha256_hash BY '{password_hex}'"
     if add_password:
         return [f"ALTER USER {user} ADD {by}"]
+    roles = project_roles(database)
     return [
         f"CREATE USER IF NOT EXISTS {user} {by}",
-        f"ALTER USER {user} {by} DEFAULT ROLE NONE",  # exactly this one password, no default role
+        # Exactly this one password; its roles (only the project's, below) active in every session.
+        f"ALTER USER {user} {by} DEFAULT ROLE ALL",
         f"CREATE DATABASE IF NOT EXISTS {database}",
+        *(f"CREATE ROLE IF NOT EXISTS {role}" for role in roles),
+        # Roles carry no settings profile any more; an old `<role>_profile` (readonly = 2 on the read
+        # role) would make the provisioner's sessions read-only, so it goes before they are active.
+        "DROP SETTINGS PROFILE IF EXISTS " + ", ".join(f"{role}_profile" for role in roles),
         *grant_statements(database),
     ]
 
