@@ -125,10 +125,6 @@ def connection_change(old: Any, new: Any) -> str | None:
     return None
 
 
-def optional_readonly(value: Any) -> int | None:
-    return None if value is None else statements.readonly_level(value)
-
-
 # --- the common provider ----------------------------------------------------------------------
 
 

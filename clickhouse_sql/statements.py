@@ -160,13 +160,6 @@ def drop_settings_profile(profile: str) -> str:
     return f"DROP SETTINGS PROFILE IF EXISTS {quote_identifier(profile, 'settings profile')}"
 
 
-def replace_profile(role: str, readonly: int) -> str:
-    """A role's readonly profile (`<role>_profile`), replaced whatever it holds."""
-    return replace_settings_profile(
-        profile_name(role), [Setting("readonly", readonly_level(readonly), const=True)], "role", role
-    )
-
-
 def drop_profile(role: str) -> str:
     return drop_settings_profile(profile_name(role))
 
