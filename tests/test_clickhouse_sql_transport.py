@@ -9,6 +9,7 @@ import base64
 import functools
 import hashlib
 import http.server
+import logging
 import socket
 import threading
 import urllib.parse
@@ -431,3 +432,37 @@ def test_the_default_factory_opens_https_to_the_given_port(monkeypatch: pytest.M
         "secure": True,
     }
     assert isinstance(opened[0]["port"], int)
+
+
+def test_each_retry_is_reported_once_naming_the_object_it_is_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeClock()
+    opener, _ = failing_opener([transport_error(), transport_error()])
+    reported: list[str] = []
+    real_connect = client.connect
+
+    def connect_fast(connection: Connection, on_retry: Callable[[str], None] | None = None) -> Any:
+        return real_connect(connection, sleep=fake.sleep, clock=fake.clock, opener=opener, on_retry=on_retry)
+
+    monkeypatch.setattr(client, "connect", connect_fast)
+    executor = client.reporting_connect("user `app`", report=reported.append)(CONNECTION)
+    assert isinstance(executor, NullExecutor)
+    assert reported == [
+        f"user `app`: ClickHouse at {HOST}:8443 is not reachable yet (attempt 1, 0s so far): retrying in 2s",
+        f"user `app`: ClickHouse at {HOST}:8443 is not reachable yet (attempt 2, 2s so far): retrying in 4s",
+    ]
+    assert not any(ADMIN_PASSWORD in line for line in reported)
+
+
+def test_the_drivers_own_logger_stays_quiet_while_the_service_is_unreachable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = Connection(host="127.0.0.1", port=port, username="provisioner", password=ADMIN_PASSWORD)
+    with caplog.at_level(logging.DEBUG), pytest.raises(OperationalError):
+        client.open_clickhouse(closed, secure=False)
+    assert logging.getLogger(client.DRIVER_LOGGER).getEffectiveLevel() == logging.ERROR
+    assert [
+        r for r in caplog.records if r.name.startswith(client.DRIVER_LOGGER) and r.levelno < logging.ERROR
+    ] == []
