@@ -21,7 +21,6 @@ SHA256_HEX_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 # The only privileges a Grant may carry, in their canonical order. Deliberately no ALL, no
 # global (`*.*`) grants and no access management: consumers get data access, nothing else.
 ALLOWED_PRIVILEGES: tuple[str, ...] = ("SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE")
-READONLY_LEVELS: tuple[int, ...] = (0, 1, 2)
 PROFILE_SUFFIX = "_profile"
 
 
@@ -58,13 +57,6 @@ def sha256_hex(value: object, what: str = "password_sha256_hex") -> str:
 def quote_literal(value: str) -> str:
     """A ClickHouse single-quoted string literal (backslash and quote escaped)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def readonly_level(value: object) -> int:
-    """Validate a `readonly` setting level (0, 1 or 2); integral floats from the RPC layer are accepted."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value not in READONLY_LEVELS:
-        raise ValueError(f"readonly must be one of {list(READONLY_LEVELS)}, got {value!r}")
-    return int(value)
 
 
 def privileges(values: object) -> list[str]:
