@@ -9,30 +9,26 @@ the credentials in the environment belong to another account (`account_mismatche
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, ValidationError
 
 from .errors import ConfigProblem, fail, rule
-from .rules import Settings
+from .rules import Settings, uuid_rule
 
 # Deliberately loose: the point is to catch a pasted key or an org id, not to parse RFC 5322.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
+_ORG_ID = uuid_rule(
+    "is not a ClickHouse Cloud organisation id (a UUID)",
+    "copy it from the ClickHouse Cloud console (Organization > Organization details)",
+)
+
+
 def org_id(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        fail(
-            rule(
-                "is not a ClickHouse Cloud organisation id (a UUID)",
-                "copy it from the ClickHouse Cloud console (Organization > Organization details)",
-            )
-        )
-    return value.lower()
+    return _ORG_ID(value).lower()
 
 
 def email(value: str) -> str:

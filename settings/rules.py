@@ -130,17 +130,23 @@ def https_url(url: str) -> str:
     return url
 
 
-def uuid_text(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        fail(
-            rule(
-                "not a UUID (ClickHouse Cloud backup ids look like 1b2c...-...)",
-                "copy the backup id from the ClickHouse Cloud console or API",
-            )
-        )
-    return value
+def uuid_rule(text: str, fix: str) -> Callable[[str], str]:
+    """A field rule: the value must be a UUID, else `text` and `fix` (the value is kept as given)."""
+
+    def check(value: str) -> str:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            fail(rule(text, fix))
+        return value
+
+    return check
+
+
+uuid_text = uuid_rule(
+    "not a UUID (ClickHouse Cloud backup ids look like 1b2c...-...)",
+    "copy the backup id from the ClickHouse Cloud console or API",
+)
 
 
 def no_duplicates(key: Callable[[Any], Any] = lambda value: value) -> AfterValidator:
