@@ -157,6 +157,15 @@ def _restore(stack: str = "prod", **restore: object) -> dict[str, object]:
 RESTORED = "warehouse-restore-salla-analytics-prod-r1"
 
 
+def _retried() -> dict[str, object]:
+    """The restore retried from BACKUP_2 as a new service; the first attempt is abandoned."""
+    return _restore(
+        backupId=BACKUP_2,
+        serviceName="salla-analytics-prod-r2",
+        abandoned=[{"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1"}],
+    )
+
+
 def test_restore_creates_a_second_service_from_the_backup_next_to_the_live_one(prod: ProgramRun) -> None:
     run = run_ok("prod", _restore())
     live, restored = run.named("warehouse-service"), run.named(RESTORED)
@@ -210,11 +219,7 @@ def test_retrying_a_restore_is_a_config_change_that_creates_a_fresh_service_next
     first = run_ok("prod", _restore())
     retry = run_ok(
         "prod",
-        _restore(
-            backupId=BACKUP_2,
-            serviceName="salla-analytics-prod-r2",
-            abandoned=[{"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1"}],
-        ),
+        _retried(),
     )
     assert sorted(r.name for r in retry.of_type(SERVICE)) == sorted(["warehouse-service", RESTORED, RETRY])
     fresh, failed = retry.named(RETRY), retry.named(RESTORED)
@@ -245,11 +250,7 @@ def test_an_abandoned_restore_passes_the_prod_protection_policy() -> None:
 
     run = run_ok(
         "prod",
-        _restore(
-            backupId=BACKUP_2,
-            serviceName="salla-analytics-prod-r2",
-            abandoned=[{"backupId": BACKUP, "serviceName": "salla-analytics-prod-r1"}],
-        ),
+        _retried(),
     )
     found = evaluate(run, POLICIES, resolve(POLICIES, load_policy_config("prod")))
     assert [f for f in found if f.policy == "data-stores-protected"] == []
