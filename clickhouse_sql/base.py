@@ -236,7 +236,7 @@ class SqlProvider(ResourceProvider):
                 failures.append(CheckFailure("connection", str(exc)))
         return CheckResult(inputs, failures)
 
-    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> PreciseDiff:
         """Exactly the changed keys; only identity keys replace, everything else updates in place.
 
         A changed flag (`retiring`, absent = false) is a change that runs no SQL; stored drift is one.
@@ -279,14 +279,14 @@ class SqlProvider(ResourceProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         olds, news = plain(_olds), plain(_news)
-        diffs = self.diff(_id, _olds, _news)
-        no_sql = (
-            isinstance(diffs, PreciseDiff)
-            and bool(diffs.diffs)
-            and set(diffs.diffs) <= {"connection", *self.flags}
+        diffs = self.diff(_id, _olds, _news).diffs
+        # Only the login and/or flags changed (on the same endpoint): store the outputs, run nothing.
+        store_only = (
+            bool(diffs)
+            and set(diffs) <= {"connection", *self.flags}
             and connection_change(olds.get("connection"), news.get("connection")) != MOVED
         )
-        if not no_sql:  # only credentials and/or flags changed: store the outputs, run nothing
+        if not store_only:
             self.apply(news, olds)
         return UpdateResult(self.outputs(news))
 
