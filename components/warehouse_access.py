@@ -17,7 +17,6 @@ rotation in progress (so that finishing the rotation can delete it).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -25,6 +24,7 @@ import pulumi_random as random
 
 from clickhouse_sql import Connection, Database, Grant, Quota, Role, SettingsProfile, User
 from settings.consumers import INITIAL_PASSWORD, Consumer, sql_user_name
+from settings.passwords import sha256_hex
 
 from .urls import credential_url
 
@@ -42,11 +42,6 @@ QUOTA_INTERVAL_SECONDS = 3600
 def role_name(database: str, access: str) -> str:
     """The project's role for an access (`<database>_read`, `<database>_write`)."""
     return f"{database}_{access}"
-
-
-def sha256_hex(password: str) -> str:
-    """What `IDENTIFIED WITH sha256_hash BY` takes: the hex digest (not the service's base64 form)."""
-    return hashlib.sha256(password.encode()).hexdigest()
 
 
 @dataclass
