@@ -46,7 +46,7 @@ from .mocks import (
     Registration,
 )
 from .project import PROJECT, ROOT
-from .sdk_internals import pickler_restored, without_source_positions
+from .sdk_internals import inline_rpcs, pickler_restored, without_source_positions
 
 __all__ = [
     "CLICKHOUSE_PROVIDER",
@@ -290,7 +290,7 @@ def run_program(
         runpy.run_path(str(program), run_name="__main__")
         return _collect_outputs(run)
 
-    with language_host_environment(config, secret_keys, environment):
+    with language_host_environment(config, secret_keys, environment), inline_rpcs():
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         try:
