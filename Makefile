@@ -45,7 +45,7 @@ define fresh_venv
 endef
 
 .PHONY: actionlint help venv runtime-venv test-venv lock lint typecheck unit test validate schema policy-venv \
-	preview up bootstrap outputs admin-hash provisioner clean
+	preview up bootstrap outputs admin-hash provisioner bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -87,9 +87,12 @@ $(ACTIONLINT): | $(TEST_STAMP)
 actionlint: $(ACTIONLINT) ## build the pinned actionlint into .venv-test/bin (needs Go)
 
 unit: $(TEST_STAMP) $(ACTIONLINT) ## pytest only, in parallel (PYTEST_WORKERS=auto|<n>|0)
-	$(TEST_BIN)/pytest -n $(PYTEST_WORKERS)
+	$(TEST_BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
+# mypy runs beside pytest: it takes one core while pytest's workers start up and finish (-O keeps
+# each tool's output in one piece, printed as it ends; `make unit` shows pytest's progress live).
+test: lint ## everything CI runs: ruff, then mypy and pytest side by side
+	@$(MAKE) --no-print-directory -j2 -O typecheck unit
 
 validate: venv ## offline guardrail pre-flight: STACK=dev|prod (mocked providers, no CLI, no credentials)
 	$(BIN)/python -m tools.validate --stack $(STACK)
@@ -129,6 +132,9 @@ admin-hash: venv ## the admin password's hash for clickhouseAdminPasswordHash (p
 
 provisioner: venv ## once per service, as the admin: create/converge the `provisioner` SQL user (STACK=..., HOST=..., ROTATE=1 adds a password)
 	$(BIN)/python -m tools.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(if $(ROTATE),--add-password)
+
+bench: ## speed figures, medians of RUNS runs: WHAT="validate test quickstart" (default: validate test)
+	$(PYTHON) -m tools.bench $(WHAT) --runs $(or $(RUNS),5)
 
 clean: ## remove the virtualenvs and caches
 	rm -rf $(VENV) $(TEST_VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

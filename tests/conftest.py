@@ -1,18 +1,72 @@
-"""Fixtures: the committed stacks as they are, run once per test process under the mock harness."""
+"""Fixtures: the committed stacks as they are, run once per test process under the mock harness.
+
+Nothing heavy is imported here: under pytest-xdist the controller process loads this file too,
+before it starts the workers, and it runs no test.
+"""
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
 
-from tests.helpers import run_ok
-from tools import harness
+if TYPE_CHECKING:
+    from tools import harness
+
+
+# The test modules that start embedded ClickHouse (chdb: about half a second to load, and its
+# sessions) or use clickhouse-connect: one xdist worker runs them all, so only one loads them.
+CLICKHOUSE_MODULES = frozenset(
+    {
+        "test_clickhouse_sql",
+        "test_clickhouse_sql_host",
+        "test_clickhouse_sql_model",
+        "test_clickhouse_sql_transport",
+        "test_provisioner",
+    }
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (`make unit`: a module's fixtures and imports serve all its tests in one
+    worker), with the ClickHouse modules scheduled as one. Any other --dist is xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]  # no py.typed
+
+    class ClickHouseTogether(LoadFileScheduling):  # type: ignore[misc]  # untyped base
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "clickhouse" if Path(module).stem in CLICKHOUSE_MODULES else module
+
+    return ClickHouseTogether(config, log)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Spare the cyclic GC what every test leaves alone: the imported modules and collected tests
+    are moved out of its reach, and it runs less often (each mocked run allocates many short-lived
+    containers). Measured: GC time over the suite 2.0 s -> 0.9 s."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Hand everything back to the GC before the interpreter's teardown (chdb's included)."""
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="session")
 def dev() -> harness.ProgramRun:
+    from tests.helpers import run_ok
+
     return run_ok("dev")
 
 
 @pytest.fixture(scope="session")
 def prod() -> harness.ProgramRun:
+    from tests.helpers import run_ok
+
     return run_ok("prod")

@@ -10,23 +10,28 @@ from tools import harness
 
 
 def run_ok(
-    stack: str, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    preview: bool = False,
 ) -> harness.ProgramRun:
-    """Run the program; fail the test with the config report if it was rejected.
+    """Run the program (`preview=True`: as a preview); fail the test with the config report if it
+    was rejected.
 
-    A committed stack as it is (no overrides, no env) runs once per test process and is shared:
-    the tests only read a run. Any change of config or environment gets a run of its own.
+    A committed stack as it is (no overrides, no env) runs once per test process and mode and is
+    shared: the tests only read a run. Any change of config or environment gets a run of its own.
     """
     if overrides is None and env is None:
-        return _committed(stack)
-    run = harness.run_program(stack, overrides, env=env)
+        return _committed(stack, preview)
+    run = harness.run_program(stack, overrides, env=env, preview=preview)
     assert run.error is None, run.error
     return run
 
 
 @functools.cache
-def _committed(stack: str) -> harness.ProgramRun:
-    run = harness.run_program(stack)
+def _committed(stack: str, preview: bool) -> harness.ProgramRun:
+    run = harness.run_program(stack, preview=preview)
     assert run.error is None, run.error
     return run
 

@@ -6,6 +6,7 @@ a fixed `pulumi stack output --json` document and records how it was called.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -18,24 +19,33 @@ from typing import Any
 import pytest
 
 from stack.contract import OUTPUTS
+from tests.helpers import run_ok
 from tools import outputs as co
-from tools.harness import run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_WORK_TREE = shutil.which("git") is not None and (ROOT / ".git").exists()
 
+
 # What `pulumi stack output --json --show-secrets` prints for prod: the real program's outputs
-# under the mock harness (fake values, real contract).
-_RUN = run_program("prod")
-assert _RUN.error is None, _RUN.error
-STACK_OUTPUTS: dict[str, Any] = json.loads(json.dumps(_RUN.outputs))
-APP = STACK_OUTPUTS["consumer_env"]["app"]
-SECRET_VALUES = [
-    value
-    for name, secret in OUTPUTS.items()
-    if secret and name != "consumer_env"
-    for value in [str(STACK_OUTPUTS[name])]
-]
+# under the mock harness (fake values, real contract), from the test process's shared prod run.
+@functools.cache
+def prod_outputs() -> dict[str, Any]:
+    outputs: dict[str, Any] = json.loads(json.dumps(run_ok("prod").outputs))
+    return outputs
+
+
+def app_env() -> dict[str, str]:
+    env: dict[str, str] = prod_outputs()["consumer_env"]["app"]
+    return env
+
+
+def secret_values() -> list[str]:
+    return [
+        value
+        for name, secret in OUTPUTS.items()
+        if secret and name != "consumer_env"
+        for value in [str(prod_outputs()[name])]
+    ]
 
 
 @pytest.fixture
@@ -57,7 +67,7 @@ def fake_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "sys.stdout.write(open(os.path.join(here, 'outputs.json')).read())\n"
     )
     script.chmod(0o755)
-    set_fake(bindir, STACK_OUTPUTS)
+    set_fake(bindir, prod_outputs())
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     return bindir
 
@@ -78,35 +88,35 @@ def mode(path: Path) -> int:
 
 # -- the mapping ---------------------------------------------------------------------------------
 def test_each_consumer_gets_only_its_own_variables() -> None:
-    envs = STACK_OUTPUTS["consumer_env"]
-    assert co.consumer_values(STACK_OUTPUTS, "ai") == envs["ai"]
+    envs = prod_outputs()["consumer_env"]
+    assert co.consumer_values(prod_outputs(), "ai") == envs["ai"]
     assert set(envs["ai"]) == {
         "CLICKHOUSE_URL",
         "CLICKHOUSE_HOST",
         "CLICKHOUSE_HTTPS_PORT",
         "CLICKHOUSE_DATABASE",
     }
-    assert envs["app"]["CLICKHOUSE_URL"] == STACK_OUTPUTS["clickhouse_connection_string"]
-    assert envs["data-pipeline"]["CLICKHOUSE_URL"] == STACK_OUTPUTS["clickhouse_etl_connection_string"]
-    assert envs["app"]["REDIS_URL"] == STACK_OUTPUTS["redis_url"]
-    assert envs["data-pipeline"]["REDIS_URL"] == STACK_OUTPUTS["pipeline_redis_url"]
+    assert envs["app"]["CLICKHOUSE_URL"] == prod_outputs()["clickhouse_connection_string"]
+    assert envs["data-pipeline"]["CLICKHOUSE_URL"] == prod_outputs()["clickhouse_etl_connection_string"]
+    assert envs["app"]["REDIS_URL"] == prod_outputs()["redis_url"]
+    assert envs["data-pipeline"]["REDIS_URL"] == prod_outputs()["pipeline_redis_url"]
 
 
 def test_documented_names_for_the_upstash_sdks() -> None:
     # @upstash/redis Redis.fromEnv() and the @upstash/qstash Receiver read these names.
-    assert {"UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"} <= set(APP)
-    assert {"QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"} <= set(APP)
-    assert all(co.ENV_NAME.match(name) for name in APP)
+    assert {"UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"} <= set(app_env())
+    assert {"QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"} <= set(app_env())
+    assert all(co.ENV_NAME.match(name) for name in app_env())
 
 
 def test_values_become_strings() -> None:
-    values = co.consumer_values(STACK_OUTPUTS, "app")
+    values = co.consumer_values(prod_outputs(), "app")
     assert values["CLICKHOUSE_HTTPS_PORT"] == "8443"
     assert values["QSTASH_TOPICS"] == "cdc-prod,notifications-prod"
 
 
 def test_a_missing_consumer_env_is_an_error() -> None:
-    outputs = {k: v for k, v in STACK_OUTPUTS.items() if k != "consumer_env"}
+    outputs = {k: v for k, v in prod_outputs().items() if k != "consumer_env"}
     with pytest.raises(co.OutputsError, match="no consumer_env output"):
         co.consumer_values(outputs, "app")
 
@@ -115,21 +125,21 @@ def test_an_unknown_consumer_is_an_error_naming_the_known_ones() -> None:
     with pytest.raises(
         co.OutputsError, match="unknown consumer 'web'; the stack's consumers: ai, app, data-pipeline"
     ):
-        co.consumer_values(STACK_OUTPUTS, "web")
+        co.consumer_values(prod_outputs(), "web")
 
 
 def test_a_masked_secret_is_an_error() -> None:
     with pytest.raises(co.OutputsError, match="consumer_env came back masked"):
-        co.consumer_values({**STACK_OUTPUTS, "consumer_env": "[secret]"}, "app")
-    masked = {"app": {**APP, "QSTASH_TOKEN": "[secret]"}}
+        co.consumer_values({**prod_outputs(), "consumer_env": "[secret]"}, "app")
+    masked = {"app": {**app_env(), "QSTASH_TOKEN": "[secret]"}}
     with pytest.raises(co.OutputsError, match="QSTASH_TOKEN came back masked"):
-        co.consumer_values({**STACK_OUTPUTS, "consumer_env": masked}, "app")
+        co.consumer_values({**prod_outputs(), "consumer_env": masked}, "app")
 
 
 def test_an_unexpected_shape_is_an_error_without_the_value() -> None:
-    bad = {"app": {**APP, "REDIS_URL": {"nested": "x-secret"}}}
+    bad = {"app": {**app_env(), "REDIS_URL": {"nested": "x-secret"}}}
     with pytest.raises(co.OutputsError, match="REDIS_URL has an unexpected type") as err:
-        co.consumer_values({**STACK_OUTPUTS, "consumer_env": bad}, "app")
+        co.consumer_values({**prod_outputs(), "consumer_env": bad}, "app")
     assert "x-secret" not in str(err.value)
 
 
@@ -170,14 +180,14 @@ def test_dotenv_is_safe_to_source_in_bash(tmp_path: Path) -> None:
 
 
 def test_dotenv_keeps_every_value_on_its_own_line() -> None:
-    text = co.render(co.consumer_values(STACK_OUTPUTS, "app"), "dotenv")
+    text = co.render(co.consumer_values(prod_outputs(), "app"), "dotenv")
     body = [line for line in text.splitlines() if not line.startswith("#")]
-    assert [line.split("=", 1)[0] for line in body] == list(APP)
-    assert f'UPSTASH_REDIS_REST_URL="{STACK_OUTPUTS["redis_rest_url"]}"' in body
+    assert [line.split("=", 1)[0] for line in body] == list(app_env())
+    assert f'UPSTASH_REDIS_REST_URL="{prod_outputs()["redis_rest_url"]}"' in body
 
 
 def test_json_round_trips() -> None:
-    values = co.consumer_values(STACK_OUTPUTS, "app")
+    values = co.consumer_values(prod_outputs(), "app")
     assert json.loads(co.render(values, "json")) == values
 
 
@@ -225,17 +235,17 @@ def test_cli_writes_dotenv_and_prints_no_value(
     assert co.main(["--stack", "prod", "--consumer", "app", "--format", "dotenv", "--out", str(out)]) == 0
     printed = capsys.readouterr()
     assert str(out) in printed.out
-    for name in APP:
+    for name in app_env():
         assert name in printed.out
-    for value in [*SECRET_VALUES, STACK_OUTPUTS["clickhouse_host"], "cdc-prod"]:
+    for value in [*secret_values(), prod_outputs()["clickhouse_host"], "cdc-prod"]:
         assert value not in printed.out + printed.err
     assert mode(out) == 0o600
     text = out.read_text()
-    for name, value in APP.items():
+    for name, value in app_env().items():
         assert f'{name}="{value}"' in text  # none of these needs an escape
     # Least privilege: the app's file holds neither the writer URL nor the pipeline's Redis.
-    assert STACK_OUTPUTS["clickhouse_etl_connection_string"] not in text
-    assert STACK_OUTPUTS["pipeline_redis_url"] not in text
+    assert prod_outputs()["clickhouse_etl_connection_string"] not in text
+    assert prod_outputs()["pipeline_redis_url"] not in text
     call = fake_call(fake_pulumi)
     assert call["argv"] == ["stack", "output", "--json", "--show-secrets", "--stack", "prod"]
     assert Path(call["cwd"]) == ROOT, "pulumi runs from the project so Pulumi.yaml's backend applies"
@@ -247,11 +257,11 @@ def test_cli_writes_json(fake_pulumi: Path, tmp_path: Path, capsys: pytest.Captu
         co.main(["--stack", "dev", "--consumer", "data-pipeline", "--format", "json", "--out", str(out)]) == 0
     )
     written = json.loads(out.read_text())
-    assert written == STACK_OUTPUTS["consumer_env"]["data-pipeline"]
+    assert written == prod_outputs()["consumer_env"]["data-pipeline"]
     assert mode(out) == 0o600
     assert fake_call(fake_pulumi)["argv"][-1] == "dev"
     printed = capsys.readouterr()
-    assert not any(value in printed.out + printed.err for value in SECRET_VALUES)
+    assert not any(value in printed.out + printed.err for value in secret_values())
 
 
 def test_cli_unknown_consumer_fails_and_writes_nothing(
@@ -261,7 +271,7 @@ def test_cli_unknown_consumer_fails_and_writes_nothing(
     assert co.main(["--stack", "prod", "--consumer", "web", "--out", str(out)]) == 1
     printed = capsys.readouterr()
     assert "unknown consumer 'web'" in printed.err
-    assert not any(value in printed.out + printed.err for value in SECRET_VALUES)
+    assert not any(value in printed.out + printed.err for value in secret_values())
     assert not out.exists()
 
 
@@ -327,5 +337,5 @@ def test_cli_as_a_script(fake_pulumi: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert not any(value in result.stdout + result.stderr for value in SECRET_VALUES)
+    assert not any(value in result.stdout + result.stderr for value in secret_values())
     assert mode(out) == 0o600

@@ -12,19 +12,19 @@ configured server must not share a process with the suite's other chdb sessions.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import chdb
 import dill  # type: ignore[import-untyped]
 import pytest
-from clickhouse_connect.driver.exceptions import DatabaseError
 from pulumi.runtime import rpc
 
 from settings.passwords import sha256_b64, sha256_hex
@@ -46,6 +46,8 @@ OUTPUTS = {"clickhouse_host": "abc.us-east-1.aws.clickhouse.cloud", "clickhouse_
 
 def assert_parses(sql: str) -> None:
     """ClickHouse's parser (chdb) accepts the statement: formatQuery raises on a syntax error."""
+    import chdb  # here, not at collection: loading embedded ClickHouse takes a while
+
     query: Any = chdb.query  # untyped
     assert str(query("SELECT formatQuery({s:String})", "TSVRaw", params={"s": sql})).strip(), sql
 
@@ -145,53 +147,38 @@ ROLES = {
 }
 
 
-def _run(
-    tmp_path: Path, sqls: Sequence[str], database: str = "analytics", readonly: int = 0
-) -> list[tuple[int, list[list[Any]]]]:
+def _run(sqls: Sequence[str], readonly: int = 0) -> dict[str, tuple[int, list[list[Any]]]]:
     """(ClickHouse's error code (0: ran), rows) per statement, run by a user holding the
     provisioner's grants. `readonly`: the session's readonly level (what a settings profile on one
-    of its roles would impose)."""
-    users = tmp_path / "users.xml"
-    users.write_text(
-        f"<clickhouse><profiles><default><readonly>{readonly}</readonly></default></profiles>"
-        "<quotas><default/></quotas><users>"
-        f"<default><password/><profile>default</profile><quota>default</quota><grants>{_xml_grants(database)}"
-        "</grants></default>"
-        "<app><password/><profile>default</profile><quota>default</quota></app>"
-        "<provisioner><password/><profile>default</profile><quota>default</quota></provisioner>"
-        "<sql-console_admin><password/><profile>default</profile><quota>default</quota>"
-        "<grants><query>GRANT default_role</query></grants></sql-console_admin>"
-        "</users><roles>"
-        + "".join(
-            f"<{role}><grants><query>{grant}</query></grants></{role}>" for role, grant in ROLES.items()
+    of its roles would impose). One chdb process per call."""
+    with tempfile.TemporaryDirectory() as tmp:
+        users = Path(tmp) / "users.xml"
+        users.write_text(
+            f"<clickhouse><profiles><default><readonly>{readonly}</readonly></default></profiles>"
+            "<quotas><default/></quotas><users>"
+            f"<default><password/><profile>default</profile><quota>default</quota><grants>{_xml_grants('analytics')}"
+            "</grants></default>"
+            "<app><password/><profile>default</profile><quota>default</quota></app>"
+            "<provisioner><password/><profile>default</profile><quota>default</quota></provisioner>"
+            "<sql-console_admin><password/><profile>default</profile><quota>default</quota>"
+            "<grants><query>GRANT default_role</query></grants></sql-console_admin>"
+            "</users><roles>"
+            + "".join(
+                f"<{role}><grants><query>{grant}</query></grants></{role}>" for role, grant in ROLES.items()
+            )
+            + "</roles></clickhouse>"
         )
-        + "</roles></clickhouse>"
-    )
-    config = tmp_path / "config.xml"
-    config.write_text(f"<clickhouse><users_config>{users}</users_config></clickhouse>")
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(config), json.dumps(list(sqls))],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return [(int(code), rows) for code, rows in json.loads(result.stdout.strip().splitlines()[-1])]
-
-
-def access_codes(
-    tmp_path: Path, sqls: Sequence[str], database: str = "analytics", readonly: int = 0
-) -> dict[str, int]:
-    """ClickHouse's error code per statement (0: ran)."""
-    results = _run(tmp_path, sqls, database, readonly)
-    return {sql: code for sql, (code, _) in zip(sqls, results, strict=True)}
-
-
-def _rows(tmp_path: Path, sqls: Sequence[str]) -> list[list[list[Any]]]:
-    """The rows each statement returned; any error fails the test."""
-    results = _run(tmp_path, sqls)
-    assert [code for code, _ in results] == [0] * len(sqls), results
-    return [rows for _, rows in results]
+        config = Path(tmp) / "config.xml"
+        config.write_text(f"<clickhouse><users_config>{users}</users_config></clickhouse>")
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(config), json.dumps(list(sqls))],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+    results = json.loads(result.stdout.strip().splitlines()[-1])
+    return {sql: (int(code), rows) for sql, (code, rows) in zip(sqls, results, strict=True)}
 
 
 H = "a" * 64
@@ -252,28 +239,33 @@ DENIED = [
 ]
 
 
-def test_clickhouse_allows_what_the_provider_does_and_refuses_escalation(tmp_path: Path) -> None:
-    codes = access_codes(tmp_path, [*ALLOWED, *DENIED])
-    # Allowed: it ran, or failed only where chdb's read-only access storage begins.
-    assert {sql: code for sql, code in codes.items() if sql in ALLOWED and code not in STORAGE_ONLY} == {}
-    assert {sql: code for sql, code in codes.items() if sql in DENIED and code != ACCESS_DENIED} == {}
-
-
 READ_ONLY = 164  # READONLY: the session is read-only
 CURRENT_ROLES = "SELECT role_name, with_admin_option FROM system.current_roles ORDER BY role_name"
+PROBE = [CURRENT_ROLES, "SELECT getSetting('readonly')", "CREATE DATABASE IF NOT EXISTS analytics"]
 
 
-def test_the_project_roles_are_active_with_admin_option_and_the_session_is_writable(
-    tmp_path: Path,
-) -> None:
-    probe = [CURRENT_ROLES, "SELECT getSetting('readonly')", "CREATE DATABASE IF NOT EXISTS analytics"]
-    probe_rows = _rows(tmp_path, probe)
-    assert probe_rows[0] == [["analytics_read", 1], ["analytics_write", 1]]
-    assert probe_rows[1] == [[0]] and probe_rows[2] == []
+@functools.cache
+def writable_session() -> dict[str, tuple[int, list[list[Any]]]]:
+    """Every statement the tests below ask about, in one chdb process (the provisioner's session)."""
+    return _run([*ALLOWED, *DENIED, *PROBE])
+
+
+def test_clickhouse_allows_what_the_provider_does_and_refuses_escalation() -> None:
+    codes = {sql: code for sql, (code, _) in writable_session().items()}
+    # Allowed: it ran, or failed only where chdb's read-only access storage begins.
+    assert {sql: codes[sql] for sql in ALLOWED if codes[sql] not in STORAGE_ONLY} == {}
+    assert {sql: codes[sql] for sql in DENIED if codes[sql] != ACCESS_DENIED} == {}
+
+
+def test_the_project_roles_are_active_with_admin_option_and_the_session_is_writable() -> None:
+    results = writable_session()
+    assert [results[sql][0] for sql in PROBE] == [0, 0, 0], [results[sql] for sql in PROBE]
+    assert results[CURRENT_ROLES][1] == [["analytics_read", 1], ["analytics_write", 1]]
+    assert results[PROBE[1]][1] == [[0]] and results[PROBE[2]][1] == []
     # What a settings profile on one of its (active) roles did before roles lost `readonly`: every
     # DDL the provider runs is refused. The harness sees it (so the check above can fail).
-    codes = access_codes(tmp_path, ALLOWED[:5], readonly=2)
-    assert set(codes.values()) == {READ_ONLY}
+    codes = {code for code, _ in _run(ALLOWED[:5], readonly=2).values()}
+    assert codes == {READ_ONLY}
 
 
 # -- the tool, with a fake Pulumi CLI and a recording executor -----------------------------------
@@ -363,6 +355,8 @@ def test_host_flags_and_the_rotation_step() -> None:
 
 
 def test_a_clickhouse_error_is_scrubbed_of_every_secret() -> None:
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
     leak = f"Code: 516. DB::Exception: default: Authentication failed: password {ADMIN} hash {HEX}"
     recorder = Recorder(fail_with=DatabaseError(leak))
     code, out, err = run_tool(["--stack", "prod"], recorder)

@@ -91,15 +91,31 @@ def without_source_positions() -> Iterator[None]:
 
 
 class _InlineExecutor(ThreadPoolExecutor):
-    """Runs each call at once in the calling thread (asyncio takes only a ThreadPoolExecutor)."""
+    """Runs each call at once in the calling thread, as a pool thread would run it: with no running
+    event loop and a current loop of its own (the mock monitor pumps one for each answer). asyncio
+    takes only a ThreadPoolExecutor as a loop's default executor."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self._own_loop = asyncio.new_event_loop()
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
+        running = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
+        asyncio.set_event_loop(self._own_loop)
         try:
             future.set_result(fn(*args, **kwargs))
         except BaseException as exc:  # handed to the awaiting coroutine, as from a thread
             future.set_exception(exc)
+        finally:
+            asyncio.set_event_loop(running)
+            asyncio.events._set_running_loop(running)
         return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._own_loop.close()
+        super().shutdown(wait, cancel_futures=cancel_futures)
 
 
 @contextmanager
@@ -107,7 +123,7 @@ def inline_rpcs() -> Iterator[None]:
     """The run on an event loop of its own, whose executor runs the (mock) monitor's calls inline."""
     previous = asyncio.get_event_loop_policy().get_event_loop()
     loop = asyncio.new_event_loop()
-    loop.set_default_executor(_InlineExecutor(max_workers=1))
+    loop.set_default_executor(_InlineExecutor())
     asyncio.set_event_loop(loop)
     try:
         yield

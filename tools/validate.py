@@ -87,6 +87,9 @@ if __name__ == "__main__":
     # A short-lived process that allocates a lot while importing and frees little: the cyclic
     # collector would only spend time (as in mypy, which also leaves without teardown).
     gc.disable()
+    # Pydantic looks for plugins among every installed distribution's entry points the first time
+    # it builds a model; the pre-flight uses none (and the lock installs none).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     code = main()
     # Leave without the interpreter's teardown (as mypy does): finalising the runtime's modules,
     # threads and per-thread event loops costs more than the check itself and, left to shutdown,
