@@ -29,6 +29,7 @@ CLICKHOUSE_MODULES = frozenset(
 )
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown under `-p no:xdist`
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadfile` (`make unit`: a module's fixtures and imports serve all its tests in one
     worker), with the ClickHouse modules scheduled as one. Any other --dist is xdist's own."""

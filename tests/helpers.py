@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import functools
+import json
 from typing import Any
 
 from tools import harness
@@ -17,23 +17,25 @@ def run_ok(
     preview: bool = False,
 ) -> harness.ProgramRun:
     """Run the program (`preview=True`: as a preview); fail the test with the config report if it
-    was rejected.
+    was rejected. The run is shared (see `shared_run`)."""
+    run = shared_run(stack, overrides, env=env, preview=preview)
+    assert run.error is None, run.error
+    return run
 
-    A committed stack as it is (no overrides, no env) runs once per test process and mode and is
-    shared: the tests only read a run. Any change of config or environment gets a run of its own.
+
+_RUNS: dict[str, harness.ProgramRun] = {}
+
+
+def shared_run(stack: str, overrides: dict[str, Any] | None = None, **options: Any) -> harness.ProgramRun:
+    """harness.run_program, once per distinct stack, overrides and options in a test process.
+
+    The tests only read a run (as they read the committed stacks' runs), so the tests that need the
+    same config share one run. A test that must see a run happen calls harness.run_program.
     """
-    if overrides is None and env is None:
-        return _committed(stack, preview)
-    run = harness.run_program(stack, overrides, env=env, preview=preview)
-    assert run.error is None, run.error
-    return run
-
-
-@functools.cache
-def _committed(stack: str, preview: bool) -> harness.ProgramRun:
-    run = harness.run_program(stack, preview=preview)
-    assert run.error is None, run.error
-    return run
+    key = json.dumps([stack, overrides, options], sort_keys=True, default=repr)
+    if key not in _RUNS:
+        _RUNS[key] = harness.run_program(stack, overrides, **options)
+    return _RUNS[key]
 
 
 def config_error(stack: str, overrides: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ import pulumi
 import pytest
 import yaml
 
+from tests.helpers import shared_run
 from tools import harness
 from tools.harness import KMS_ALIAS, KMS_KEY, S3_BUCKET, ProgramRun
 
@@ -58,7 +59,7 @@ def run_bootstrap(overrides: dict[str, Any] | None = None) -> ProgramRun:
 
 
 def bootstrap_ok(overrides: dict[str, Any] | None = None) -> ProgramRun:
-    run = run_bootstrap(overrides)
+    run = shared_run(STACK, overrides, program=PROGRAM, project=PROJECT)
     assert run.error is None, run.error
     return run
 

@@ -110,17 +110,22 @@ def test_a_bad_database_name_is_refused() -> None:
 _PROBE = textwrap.dedent(
     """
     import json, sys, chdb
-    connection = chdb.connect(":memory:?config-file=" + sys.argv[1])
-    cursor = connection.cursor()
-    results = []
-    for sql in json.loads(sys.argv[2]):
-        try:
-            cursor.execute(sql)
-            results.append([0, [list(row) for row in cursor.fetchall() or []]])
-        except Exception as exc:
-            text = str(exc)
-            results.append([int(text.split("Code: ", 1)[1].split(".", 1)[0]) if "Code: " in text else -1, []])
-    print(json.dumps(results))
+    sessions = []
+    for config, sqls in json.loads(sys.argv[1]):
+        connection = chdb.connect(":memory:?config-file=" + config)
+        cursor = connection.cursor()
+        results = []
+        for sql in sqls:
+            try:
+                cursor.execute(sql)
+                results.append([0, [list(row) for row in cursor.fetchall() or []]])
+            except Exception as exc:
+                text = str(exc)
+                code = int(text.split("Code: ", 1)[1].split(".", 1)[0]) if "Code: " in text else -1
+                results.append([code, []])
+        connection.close()
+        sessions.append(results)
+    print(json.dumps(sessions))
     """
 )
 
@@ -147,38 +152,52 @@ ROLES = {
 }
 
 
-def _run(sqls: Sequence[str], readonly: int = 0) -> dict[str, tuple[int, list[list[Any]]]]:
-    """(ClickHouse's error code (0: ran), rows) per statement, run by a user holding the
-    provisioner's grants. `readonly`: the session's readonly level (what a settings profile on one
-    of its roles would impose). One chdb process per call."""
-    with tempfile.TemporaryDirectory() as tmp:
-        users = Path(tmp) / "users.xml"
-        users.write_text(
-            f"<clickhouse><profiles><default><readonly>{readonly}</readonly></default></profiles>"
-            "<quotas><default/></quotas><users>"
-            f"<default><password/><profile>default</profile><quota>default</quota><grants>{_xml_grants('analytics')}"
-            "</grants></default>"
-            "<app><password/><profile>default</profile><quota>default</quota></app>"
-            "<provisioner><password/><profile>default</profile><quota>default</quota></provisioner>"
-            "<sql-console_admin><password/><profile>default</profile><quota>default</quota>"
-            "<grants><query>GRANT default_role</query></grants></sql-console_admin>"
-            "</users><roles>"
-            + "".join(
-                f"<{role}><grants><query>{grant}</query></grants></{role}>" for role, grant in ROLES.items()
-            )
-            + "</roles></clickhouse>"
+Results = dict[str, tuple[int, list[list[Any]]]]
+
+
+def _users_xml(readonly: int) -> str:
+    return (
+        f"<clickhouse><profiles><default><readonly>{readonly}</readonly></default></profiles>"
+        "<quotas><default/></quotas><users>"
+        f"<default><password/><profile>default</profile><quota>default</quota><grants>{_xml_grants('analytics')}"
+        "</grants></default>"
+        "<app><password/><profile>default</profile><quota>default</quota></app>"
+        "<provisioner><password/><profile>default</profile><quota>default</quota></provisioner>"
+        "<sql-console_admin><password/><profile>default</profile><quota>default</quota>"
+        "<grants><query>GRANT default_role</query></grants></sql-console_admin>"
+        "</users><roles>"
+        + "".join(
+            f"<{role}><grants><query>{grant}</query></grants></{role}>" for role, grant in ROLES.items()
         )
-        config = Path(tmp) / "config.xml"
-        config.write_text(f"<clickhouse><users_config>{users}</users_config></clickhouse>")
+        + "</roles></clickhouse>"
+    )
+
+
+def _run(sessions: Sequence[tuple[int, Sequence[str]]]) -> list[Results]:
+    """Per session (readonly level, statements): ClickHouse's error code (0: ran) and rows per
+    statement, run by a user holding the provisioner's grants. `readonly` is the session's
+    readonly level (what a settings profile on one of its roles would impose). One chdb process
+    for all the sessions, one after the other."""
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = []
+        for index, (readonly, sqls) in enumerate(sessions):
+            users = Path(tmp) / f"users{index}.xml"
+            users.write_text(_users_xml(readonly))
+            config = Path(tmp) / f"config{index}.xml"
+            config.write_text(f"<clickhouse><users_config>{users}</users_config></clickhouse>")
+            jobs.append([str(config), list(sqls)])
         result = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(config), json.dumps(list(sqls))],
+            [sys.executable, "-c", _PROBE, json.dumps(jobs)],
             capture_output=True,
             text=True,
             check=True,
             timeout=120,
         )
-    results = json.loads(result.stdout.strip().splitlines()[-1])
-    return {sql: (int(code), rows) for sql, (code, rows) in zip(sqls, results, strict=True)}
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    return [
+        {sql: (int(code), rows) for sql, (code, rows) in zip(sqls, results, strict=True)}
+        for (_, sqls), results in zip(sessions, answers, strict=True)
+    ]
 
 
 H = "a" * 64
@@ -245,27 +264,28 @@ PROBE = [CURRENT_ROLES, "SELECT getSetting('readonly')", "CREATE DATABASE IF NOT
 
 
 @functools.cache
-def writable_session() -> dict[str, tuple[int, list[list[Any]]]]:
-    """Every statement the tests below ask about, in one chdb process (the provisioner's session)."""
-    return _run([*ALLOWED, *DENIED, *PROBE])
+def sessions() -> tuple[Results, Results]:
+    """Every statement the tests below ask about, in one chdb process: the provisioner's session,
+    and one whose roles would carry `readonly = 2` (the provider's first DDL statements only)."""
+    writable, read_only = _run([(0, [*ALLOWED, *DENIED, *PROBE]), (2, ALLOWED[:5])])
+    return writable, read_only
 
 
 def test_clickhouse_allows_what_the_provider_does_and_refuses_escalation() -> None:
-    codes = {sql: code for sql, (code, _) in writable_session().items()}
+    codes = {sql: code for sql, (code, _) in sessions()[0].items()}
     # Allowed: it ran, or failed only where chdb's read-only access storage begins.
     assert {sql: codes[sql] for sql in ALLOWED if codes[sql] not in STORAGE_ONLY} == {}
     assert {sql: codes[sql] for sql in DENIED if codes[sql] != ACCESS_DENIED} == {}
 
 
 def test_the_project_roles_are_active_with_admin_option_and_the_session_is_writable() -> None:
-    results = writable_session()
+    results, read_only = sessions()
     assert [results[sql][0] for sql in PROBE] == [0, 0, 0], [results[sql] for sql in PROBE]
     assert results[CURRENT_ROLES][1] == [["analytics_read", 1], ["analytics_write", 1]]
     assert results[PROBE[1]][1] == [[0]] and results[PROBE[2]][1] == []
     # What a settings profile on one of its (active) roles did before roles lost `readonly`: every
     # DDL the provider runs is refused. The harness sees it (so the check above can fail).
-    codes = {code for code, _ in _run(ALLOWED[:5], readonly=2).values()}
-    assert codes == {READ_ONLY}
+    assert {code for code, _ in read_only.values()} == {READ_ONLY}
 
 
 # -- the tool, with a fake Pulumi CLI and a recording executor -----------------------------------
