@@ -246,7 +246,8 @@ def test_retrying_a_restore_is_a_config_change_that_creates_a_fresh_service_next
 
 def test_an_abandoned_restore_passes_the_prod_protection_policy() -> None:
     from policy.guardrails import POLICIES
-    from tools.policy_eval import evaluate, load_policy_config, resolve
+    from tools.policy_config import load_policy_config, resolve
+    from tools.policy_eval import evaluate
 
     run = run_ok(
         "prod",

@@ -6,21 +6,17 @@ where the program itself refuses to produce the case (its config validation or f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from policy.guardrails import POLICIES
 from tests.helpers import config_error, run_ok, stack_value
+from tools import policy_config
 from tools.harness import DELETE, REDIS, SERVICE, TOPIC, Registration
-from tools.policy_eval import (
-    Finding,
-    PolicyConfigError,
-    check_resource,
-    evaluate,
-    load_policy_config,
-    resolve,
-)
+from tools.policy_config import PolicyConfigError, load_policy_config, resolve
+from tools.policy_eval import Finding, check_resource, evaluate
 
 POLICY = {p.name: p for p in POLICIES}
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
@@ -327,6 +323,36 @@ def test_policy_config_errors_name_the_problem() -> None:
     assert "'no-such-policy' is not a policy of this pack" in text
     assert "redis-budget-cap.maxBudget is not in the policy's config schema" in text
     assert "redis-budget-cap.enforcementLevel 'loud' is not a level" in text
+
+
+def test_a_config_jsonschema_accepted_is_remembered_and_a_rejected_one_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accepted = tmp_path / "accepted"
+    prod = load_policy_config("prod")
+    first = resolve(POLICIES, prod, accepted)
+    assert len(accepted.read_text().split()) == 1
+
+    def no_check(schema_json: str) -> Any:
+        raise AssertionError("checked again")
+
+    # The same schema and config: accepted without jsonschema.
+    monkeypatch.setattr(policy_config, "_validator", no_check)
+    assert resolve(POLICIES, prod, accepted) == first
+    # Any other config is checked (here: the check is unavailable, so it fails) ...
+    with pytest.raises(AssertionError, match="checked again"):
+        resolve(POLICIES, {**prod, "redis-budget-cap": "advisory"}, accepted)
+    monkeypatch.undo()
+    # ... and one jsonschema rejects is reported every time, never remembered.
+    bad = {**prod, "redis-budget-cap": {"maxBudgetUsd": 0}}
+    for _ in range(2):
+        with pytest.raises(PolicyConfigError, match=r"redis-budget-cap\.maxBudgetUsd = 0"):
+            resolve(POLICIES, bad, accepted)
+    assert len(accepted.read_text().split()) == 1
+    # Without the file (tests, library use) every call checks.
+    monkeypatch.setattr(policy_config, "_validator", no_check)
+    with pytest.raises(AssertionError, match="checked again"):
+        resolve(POLICIES, prod)
 
 
 def test_disabled_policy_does_not_run() -> None:

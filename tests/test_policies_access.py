@@ -18,7 +18,8 @@ from tests.helpers import run_ok, stack_value
 from tests.sql_engine import Engine, declare
 from tests.test_policies import UNKNOWN_STRING, findings, hand_built, violations
 from tools.harness import Registration
-from tools.policy_eval import PolicyConfigError, check_stack, load_policy_config, resolve
+from tools.policy_config import PolicyConfigError, load_policy_config, resolve
+from tools.policy_eval import check_stack
 
 POLICY = {p.name: p for p in POLICIES}
 SQL = "pulumi-python:dynamic/clickhouse:"

@@ -12,14 +12,8 @@ from policy.guardrails import POLICIES
 from tests.test_bootstrap import BOOTSTRAP, STACK, P, run_bootstrap
 from tools import harness
 from tools.harness import ProgramRun, Registration
-from tools.policy_eval import (
-    POLICY_CONFIG_DIR,
-    Finding,
-    PolicyConfigError,
-    evaluate,
-    load_policy_config,
-    resolve,
-)
+from tools.policy_config import POLICY_CONFIG_DIR, PolicyConfigError, load_policy_config, resolve
+from tools.policy_eval import Finding, evaluate
 
 BOOTSTRAP_POLICY_CONFIG = POLICY_CONFIG_DIR / "bootstrap.json"
 POLICY_CONFIG = load_policy_config(STACK, BOOTSTRAP_POLICY_CONFIG)

@@ -12,7 +12,8 @@ from stack.contract import OUTPUTS
 from tests.helpers import run_ok
 from tools import validate
 from tools.harness import SERVICE
-from tools.policy_eval import evaluate, load_policy_config, resolve
+from tools.policy_config import load_policy_config, resolve
+from tools.policy_eval import evaluate
 
 STACKS = ("dev", "prod")
 

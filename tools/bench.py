@@ -6,7 +6,8 @@ machine is noisy, so compare figures taken on the same machine in the same sessi
   test       warm `make -s test` (ruff, mypy, pytest), RUNS times
   validate   `make -s validate STACK=prod` over the import floor
              (`.venv/bin/python -c "import pulumi, pulumiverse_clickhouse, upstash_pulumi"`),
-             interleaved 3 x RUNS times each (they are short); the ratio of the medians
+             interleaved 3 x RUNS times each (they are short); the ratio of the medians, and
+             the median of each run's ratio to the floor run just before it
   quickstart README's first command on a fresh clone of HEAD with pip's cache off
              (`PIP_NO_CACHE_DIR=1 make validate STACK=dev`): time and the size of its .venv
 
@@ -60,6 +61,9 @@ def bench_validate(runs: int) -> None:
     print(describe("import floor", floor))
     print(describe("make -s validate STACK=prod", check))
     print(f"ratio of the medians: {statistics.median(check) / statistics.median(floor):.2f}")
+    # Each check over the floor run just before it: steadier when the machine's speed drifts.
+    paired = statistics.median(c / f for c, f in zip(check, floor, strict=True))
+    print(f"median of the paired ratios: {paired:.2f}")
 
 
 def _size_mb(path: Path) -> float:

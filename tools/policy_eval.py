@@ -7,18 +7,14 @@ policies' schema defaults overlaid by the JSON file, validated with jsonschema).
 repeats those steps for the resources the mock harness recorded, so a stack can be checked
 without the Pulumi CLI or cloud credentials. It is a pre-flight check, not a substitute for
 `pulumi preview --policy-pack policy`: the providers' own validation and values only the cloud
-knows are not seen here.
+knows are not seen here. The per-stack policy config is read and checked by tools.policy_config.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -32,7 +28,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .harness import ROOT, ProgramRun, Registration
+from .harness import ProgramRun, Registration
+from .policy_config import PolicySettings
 from .provider_defaults import checked_inputs
 from .sdk_internals import (
     NotApplicableError,
@@ -40,12 +37,6 @@ from .sdk_internals import (
     deserialize_properties,
     unknown_checking_proxy,
 )
-
-POLICY_CONFIG_DIR = ROOT / "policy" / "config"
-
-
-class PolicyConfigError(Exception):
-    """The per-stack policy config does not fit the pack."""
 
 
 @dataclass(frozen=True)
@@ -55,92 +46,6 @@ class Finding:
     resource_type: str
     level: str  # "mandatory" | "advisory"
     message: str
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    level: EnforcementLevel
-    config: dict[str, Any]
-
-
-def load_policy_config(stack: str, path: Path | None = None) -> dict[str, Any]:
-    path = path or POLICY_CONFIG_DIR / f"{stack}.json"
-    if not path.exists():
-        raise PolicyConfigError(f"no policy config {path} for stack '{stack}'")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise PolicyConfigError(f"{path} must hold a JSON object")
-    return data
-
-
-LEVELS = [level.value for level in EnforcementLevel]
-
-
-def config_schema(policies: list[Policy]) -> dict[str, Any]:
-    """JSON Schema of a policy config file for this pack (what `--policy-pack-config` accepts)."""
-    properties: dict[str, Any] = {}
-    for policy in policies:
-        own = dict(policy.config_schema.properties) if policy.config_schema else {}
-        properties[policy.name] = {
-            "oneOf": [
-                {"type": "string", "enum": LEVELS},
-                {
-                    "type": "object",
-                    "properties": {"enforcementLevel": {"type": "string", "enum": LEVELS}, **own},
-                    "additionalProperties": False,
-                },
-            ]
-        }
-    return {"type": "object", "properties": properties, "additionalProperties": False}
-
-
-def _config_problems(error: jsonschema.ValidationError) -> list[str]:
-    """One jsonschema error in the words of a policy config file."""
-    if error.validator == "oneOf":  # a policy's entry: a level string or its settings object
-        branch = 1 if isinstance(error.instance, dict) else 0
-        causes = [e for e in error.context or [] if e.relative_schema_path[0] == branch]
-        return [p for cause in causes for p in _config_problems(cause)]
-    path = ".".join(str(p) for p in error.absolute_path)
-    if error.validator == "additionalProperties":
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        instance = error.instance if isinstance(error.instance, dict) else {}
-        extra = sorted(set(instance) - set(schema.get("properties", {})))
-        if not path:
-            return [f"'{name}' is not a policy of this pack" for name in extra]
-        return [f"{path}.{name} is not in the policy's config schema" for name in extra]
-    if error.validator == "enum":
-        return [f"{path} {error.instance!r} is not a level"]
-    return [f"{path} = {error.instance!r}: {error.message}"]
-
-
-@functools.lru_cache(maxsize=8)
-def _validator(schema_json: str) -> jsonschema.Draft7Validator:
-    """One validator per config schema (a pack's schema is the same on every call)."""
-    return jsonschema.Draft7Validator(json.loads(schema_json))
-
-
-def resolve(policies: list[Policy], file_config: dict[str, Any]) -> dict[str, PolicySettings]:
-    """Enforcement level and config per policy: schema defaults overlaid by the (validated) file."""
-    validator = _validator(json.dumps(config_schema(policies), sort_keys=True))
-    problems = [p for e in validator.iter_errors(file_config) for p in _config_problems(e)]
-    if problems:
-        raise PolicyConfigError("policy config problems:\n" + "\n".join(f"  - {p}" for p in problems))
-    resolved: dict[str, PolicySettings] = {}
-    for policy in policies:
-        raw = file_config.get(policy.name, {})
-        if isinstance(raw, str):  # shorthand: "policy-name": "advisory"
-            raw = {"enforcementLevel": raw}
-        level = EnforcementLevel(
-            raw.get("enforcementLevel", (policy.enforcement_level or EnforcementLevel.ADVISORY).value)
-        )
-        schema = policy.config_schema.properties if policy.config_schema else {}
-        config = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
-        config.update({k: v for k, v in raw.items() if k != "enforcementLevel"})
-        resolved[policy.name] = PolicySettings(level, config)
-    return resolved
 
 
 def _opts(reg: Registration) -> PolicyResourceOptions:

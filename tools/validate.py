@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from policy.guardrails import PACK_NAME, POLICIES
 
     from .harness import read_stack_config, run_program
-    from .policy_eval import PolicyConfigError, evaluate, load_policy_config, resolve
+    from .policy_config import PolicyConfigError, load_policy_config, resolve
+    from .policy_eval import evaluate
 
     mode = " (preview: computed values unknown)" if args.preview else ""
     print(
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         f"stack '{args.stack}', pack {PACK_NAME}{mode}"
     )
     try:
-        settings = resolve(POLICIES, load_policy_config(args.stack, args.policy_config))
+        # Configs jsonschema accepted before are remembered in the virtualenv (tools.policy_config).
+        accepted = Path(sys.prefix) / ".accepted-policy-configs"
+        settings = resolve(POLICIES, load_policy_config(args.stack, args.policy_config), accepted)
         config = read_stack_config(args.stack, args.stack_file)
         run = run_program(args.stack, stack_config=config, preview=args.preview)
     except (PolicyConfigError, FileNotFoundError) as exc:
