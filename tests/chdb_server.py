@@ -13,6 +13,7 @@ statements for tests.ch_model (as an admin would have run them).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import tempfile
@@ -88,4 +89,7 @@ def server() -> Any:
     config = directory / "config.xml"
     config.write_text(f"<clickhouse><users_config>{directory / 'users.xml'}</users_config></clickhouse>")
     connect: Any = chdb.connect  # untyped
-    return connect(f":memory:?config-file={config}")
+    connection = connect(f":memory:?config-file={config}")
+    # Closed before the interpreter's teardown, which the suite leaves to the OS (tests/conftest).
+    atexit.register(connection.close)
+    return connection

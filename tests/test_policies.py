@@ -6,6 +6,7 @@ where the program itself refuses to produce the case (its config validation or f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,16 @@ UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-
 def findings(
     stack: str, overrides: dict[str, Any] | None = None, policy_stack: str | None = None
 ) -> list[Finding]:
-    run = run_ok(stack, overrides)
-    settings = resolve(POLICIES, load_policy_config(policy_stack or stack))
-    return evaluate(run, POLICIES, settings)
+    """The pack over a (shared) run; evaluated once per run and policy config in a test process."""
+    key = json.dumps([stack, overrides, policy_stack], sort_keys=True, default=repr)
+    if key not in _FINDINGS:
+        run = run_ok(stack, overrides)
+        settings = resolve(POLICIES, load_policy_config(policy_stack or stack))
+        _FINDINGS[key] = evaluate(run, POLICIES, settings)
+    return list(_FINDINGS[key])
+
+
+_FINDINGS: dict[str, list[Finding]] = {}
 
 
 def violations(found: list[Finding], policy: str) -> list[Finding]:

@@ -6,20 +6,24 @@ import copy
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import pytest
 import yaml
 
 from tools import schema
 from tools.harness import PROJECT, ROOT
 
+if TYPE_CHECKING:
+    import jsonschema
+
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 HEADER = "# yaml-language-server: $schema=./schema/pulumi-stack.schema.json"
 
 
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # here: collection in every xdist worker need not load it
+
     return jsonschema.Draft202012Validator(json.loads(schema.SCHEMA_PATH.read_text()))
 
 
