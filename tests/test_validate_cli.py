@@ -78,3 +78,20 @@ def test_module_entry_point_exit_code() -> None:
     assert done.returncode == 0, done.stderr
     assert "OK: no mandatory violation." in done.stdout
     assert done.stderr == ""
+
+
+def test_accepted_policy_configs_are_remembered_in_the_virtualenv_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    venv, system = tmp_path / "venv", tmp_path / "system"
+    venv.mkdir()
+    system.mkdir()
+    monkeypatch.setattr(sys, "base_prefix", str(system))
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    assert validate.main(["--stack", "dev"]) == 0
+    assert len((venv / ".accepted-policy-configs").read_text().split()) == 1
+    # A system Python (prefix == base_prefix) checks every time and writes nothing.
+    monkeypatch.setattr(sys, "prefix", str(system))
+    assert validate.main(["--stack", "dev"]) == 0
+    assert list(system.iterdir()) == []
+    assert capsys.readouterr().out.count("OK: no mandatory violation.") == 2

@@ -1,4 +1,4 @@
-"""The only non-public SDK functions the tools use, in one place.
+"""The only non-public SDK (and asyncio) functions the tools use, in one place.
 
 pulumi-policy has no public API to run a policy outside its analyzer server, so the offline
 pre-flight (tools.policy_eval) repeats what the analyzer does with these three internals: turn
@@ -31,7 +31,9 @@ against the engine's gRPC server a thread keeps the loop free while the engine w
 monitor answers in-process in microseconds, and handing each call to a pool thread and back (GIL
 hand-offs, wake-ups of the loop's selector) was about a quarter of a mocked run's time. The calls
 run in the same order, with the same requests and the same answers; the caller's loop is current
-again afterwards.
+again afterwards. Each call runs as it would in a pool thread: with no running loop and a current
+loop of its own (the mock monitor pumps one to serialize each answer), which asyncio's
+`_get_running_loop`/`_set_running_loop` (its hooks for event loop implementations) make possible.
 """
 
 import asyncio

@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         f"stack '{args.stack}', pack {PACK_NAME}{mode}"
     )
     try:
-        # Configs jsonschema accepted before are remembered in the virtualenv (tools.policy_config).
-        accepted = Path(sys.prefix) / ".accepted-policy-configs"
+        # Configs jsonschema accepted before are remembered in the virtualenv (tools.policy_config);
+        # outside one (a system Python) every config is checked.
+        in_venv = sys.prefix != sys.base_prefix
+        accepted = Path(sys.prefix) / ".accepted-policy-configs" if in_venv else None
         settings = resolve(POLICIES, load_policy_config(args.stack, args.policy_config), accepted)
         config = read_stack_config(args.stack, args.stack_file)
         run = run_program(args.stack, stack_config=config, preview=args.preview)
