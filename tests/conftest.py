@@ -6,6 +6,7 @@ before it starts the workers, and it runs no test.
 
 from __future__ import annotations
 
+import atexit
 import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,9 +56,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Spare the interpreter's teardown its full collections of everything the tests loaded
-    (0.4-0.8 s per test process; the OS frees the memory at exit anyway)."""
-    gc.freeze()
+    """At exit, spare the interpreter's teardown its full collections of everything the tests
+    loaded (0.4-0.8 s per test process; the OS frees the memory anyway). Only at exit: a process
+    that goes on after pytest.main() keeps its GC."""
+    atexit.register(gc.freeze)
 
 
 @pytest.fixture(scope="session")
