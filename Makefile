@@ -89,10 +89,12 @@ actionlint: $(ACTIONLINT) ## build the pinned actionlint into .venv-test/bin (ne
 unit: $(TEST_STAMP) $(ACTIONLINT) ## pytest only, in parallel (PYTEST_WORKERS=auto|<n>|0)
 	$(TEST_BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-# mypy runs beside pytest: it takes one core while pytest's workers start up and finish (-O keeps
-# each tool's output in one piece, printed as it ends; `make unit` shows pytest's progress live).
+# mypy runs beside pytest: it takes one core while pytest's workers start up and finish. -O (GNU
+# make 4+; macOS's make 3.81 has none and interleaves) keeps each tool's output in one piece,
+# printed as it ends; `make unit` shows pytest's progress live.
+OUTPUT_SYNC := $(if $(filter 3.%,$(MAKE_VERSION)),,-O)
 test: lint ## everything CI runs: ruff, then mypy and pytest side by side
-	@$(MAKE) --no-print-directory -j2 -O typecheck unit
+	@$(MAKE) --no-print-directory -j2 $(OUTPUT_SYNC) typecheck unit
 
 validate: venv ## offline guardrail pre-flight: STACK=dev|prod (mocked providers, no CLI, no credentials)
 	$(BIN)/python -m tools.validate --stack $(STACK)

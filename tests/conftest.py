@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ClickHouseTogether(config, log)
 
 
+_GC_THRESHOLDS = gc.get_threshold()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Spare the cyclic GC what every test leaves alone: the imported modules and collected tests
     are moved out of its reach, and it runs less often (each mocked run allocates many short-lived
@@ -56,10 +60,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """At exit, spare the interpreter's teardown its full collections of everything the tests
-    loaded (0.4-0.8 s per test process; the OS frees the memory anyway). Only at exit: a process
-    that goes on after pytest.main() keeps its GC."""
+    """The GC as it was (for a process that goes on after pytest.main()); and at exit, spare the
+    interpreter's teardown its full collections of everything the tests loaded (0.4-0.8 s per
+    test process; the OS frees the memory anyway)."""
+    gc.unfreeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
     atexit.register(gc.freeze)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _policy_configs_checked_every_time() -> Iterator[None]:
+    """In-process `make validate` runs check their policy config every time: nothing remembered
+    from earlier runs (tools.policy_config) changes what a test exercises."""
+    from tools import validate
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validate, "accepted_configs", lambda: None)
+        yield
 
 
 @pytest.fixture(scope="session")

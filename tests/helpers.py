@@ -29,13 +29,24 @@ _RUNS: dict[str, harness.ProgramRun] = {}
 def shared_run(stack: str, overrides: dict[str, Any] | None = None, **options: Any) -> harness.ProgramRun:
     """harness.run_program, once per distinct stack, overrides and options in a test process.
 
-    The tests only read a run (as they read the committed stacks' runs), so the tests that need the
-    same config share one run. A test that must see a run happen calls harness.run_program.
+    The tests only read a run (as they read the committed stacks' runs; none may change one), so
+    the tests that need the same config share one run. A test that must see a run happen calls
+    harness.run_program.
     """
-    key = json.dumps([stack, overrides, options], sort_keys=True, default=repr)
+    key = memo_key(stack, overrides, options)
     if key not in _RUNS:
         _RUNS[key] = harness.run_program(stack, overrides, **options)
     return _RUNS[key]
+
+
+def memo_key(*parts: Any) -> str:
+    """One string per distinct config: JSON, where a non-JSON value (DELETE, Secret(...), a Path)
+    is its type and repr, so it cannot meet a plain string of the same text."""
+    return json.dumps(parts, sort_keys=True, default=_marked)
+
+
+def _marked(value: Any) -> list[str]:
+    return ["<object>", type(value).__qualname__, repr(value)]
 
 
 def config_error(stack: str, overrides: dict[str, Any]) -> str:

@@ -6,14 +6,13 @@ where the program itself refuses to produce the case (its config validation or f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from policy.guardrails import POLICIES
-from tests.helpers import config_error, run_ok, stack_value
+from tests.helpers import config_error, memo_key, run_ok, stack_value
 from tools import policy_config
 from tools.harness import DELETE, REDIS, SERVICE, TOPIC, Registration
 from tools.policy_config import PolicyConfigError, load_policy_config, resolve
@@ -27,7 +26,7 @@ def findings(
     stack: str, overrides: dict[str, Any] | None = None, policy_stack: str | None = None
 ) -> list[Finding]:
     """The pack over a (shared) run; evaluated once per run and policy config in a test process."""
-    key = json.dumps([stack, overrides, policy_stack], sort_keys=True, default=repr)
+    key = memo_key(stack, overrides, policy_stack)
     if key not in _FINDINGS:
         run = run_ok(stack, overrides)
         settings = resolve(POLICIES, load_policy_config(policy_stack or stack))
@@ -357,6 +356,11 @@ def test_a_config_jsonschema_accepted_is_remembered_and_a_rejected_one_never(
         with pytest.raises(PolicyConfigError, match=r"redis-budget-cap\.maxBudgetUsd = 0"):
             resolve(POLICIES, bad, accepted)
     assert len(accepted.read_text().split()) == 1
+    # Only a config that is exactly its JSON text is remembered: a tuple is not JSON's array, and
+    # jsonschema rejects it even where the same list was accepted.
+    as_tuple = {**prod, "required-tags": {"extraTags": tuple(prod["required-tags"]["extraTags"])}}
+    with pytest.raises(PolicyConfigError, match="is not of type 'array'"):
+        resolve(POLICIES, as_tuple, accepted)
     # Without the file (tests, library use) every call checks.
     monkeypatch.setattr(policy_config, "_validator", no_check)
     with pytest.raises(AssertionError, match="checked again"):

@@ -178,6 +178,7 @@ def _run(sessions: Sequence[tuple[int, Sequence[str]]]) -> list[Results]:
     statement, run by a user holding the provisioner's grants. `readonly` is the session's
     readonly level (what a settings profile on one of its roles would impose). One chdb process
     for all the sessions, one after the other."""
+    assert all(len(set(sqls)) == len(sqls) for _, sqls in sessions), "results are keyed by statement"
     with tempfile.TemporaryDirectory() as tmp:
         jobs = []
         for index, (readonly, sqls) in enumerate(sessions):
@@ -264,11 +265,12 @@ PROBE = [CURRENT_ROLES, "SELECT getSetting('readonly')", "CREATE DATABASE IF NOT
 
 
 @functools.cache
-def sessions() -> tuple[Results, Results]:
-    """Every statement the tests below ask about, in one chdb process: the provisioner's session,
-    and one whose roles would carry `readonly = 2` (the provider's first DDL statements only)."""
-    writable, read_only = _run([(0, [*ALLOWED, *DENIED, *PROBE]), (2, ALLOWED[:5])])
-    return writable, read_only
+def sessions() -> tuple[Results, Results, Results]:
+    """Every statement the tests below ask about, in one chdb process and three fresh sessions:
+    the provider's statements and the escalations, the provisioner's session itself, and one whose
+    roles would carry `readonly = 2` (the provider's first DDL statements only)."""
+    escalation, own, read_only = _run([(0, [*ALLOWED, *DENIED]), (0, PROBE), (2, ALLOWED[:5])])
+    return escalation, own, read_only
 
 
 def test_clickhouse_allows_what_the_provider_does_and_refuses_escalation() -> None:
@@ -279,7 +281,7 @@ def test_clickhouse_allows_what_the_provider_does_and_refuses_escalation() -> No
 
 
 def test_the_project_roles_are_active_with_admin_option_and_the_session_is_writable() -> None:
-    results, read_only = sessions()
+    _, results, read_only = sessions()
     assert [results[sql][0] for sql in PROBE] == [0, 0, 0], [results[sql] for sql in PROBE]
     assert results[CURRENT_ROLES][1] == [["analytics_read", 1], ["analytics_write", 1]]
     assert results[PROBE[1]][1] == [[0]] and results[PROBE[2]][1] == []

@@ -13,6 +13,9 @@ from policy.guardrails import POLICIES
 from tools import validate
 from tools.harness import ROOT
 
+# tests/conftest.py makes every other in-process run check its policy config.
+REMEMBERED_IN_THE_VENV = validate.accepted_configs
+
 
 def _prod_variant(tmp_path: Path, change: str) -> Path:
     data = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
@@ -86,6 +89,7 @@ def test_accepted_policy_configs_are_remembered_in_the_virtualenv_only(
     venv, system = tmp_path / "venv", tmp_path / "system"
     venv.mkdir()
     system.mkdir()
+    monkeypatch.setattr(validate, "accepted_configs", REMEMBERED_IN_THE_VENV)
     monkeypatch.setattr(sys, "base_prefix", str(system))
     monkeypatch.setattr(sys, "prefix", str(venv))
     assert validate.main(["--stack", "dev"]) == 0

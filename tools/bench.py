@@ -87,10 +87,13 @@ def bench_quickstart(runs: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="*", choices=["test", "validate", "quickstart"], default=[])
+    benches = {"test": bench_test, "validate": bench_validate, "quickstart": bench_quickstart}
+    parser.add_argument("what", nargs="*", help=f"any of {', '.join(benches)} (default: validate test)")
     parser.add_argument("--runs", type=int, default=5, help="runs per timing (median of them)")
     args = parser.parse_args(argv)
-    benches = {"test": bench_test, "validate": bench_validate, "quickstart": bench_quickstart}
+    unknown = [name for name in args.what if name not in benches]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(benches)}")
     for name in args.what or ["validate", "test"]:
         benches[name](args.runs * 3 if name == "validate" else args.runs)
         sys.stdout.flush()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,24 +112,33 @@ def _validator(schema_json: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(json.loads(schema_json))
 
 
+# Part of each remembered digest: a change of the check (validator class, error handling) or of
+# jsonschema's version forgets every earlier acceptance.
+_CHECK = "Draft7Validator, every error"
+
+
 def _problems(schema_json: str, file_config: dict[str, Any], accepted: Path | None) -> list[str]:
     """What is wrong with the file; [] for a config jsonschema accepted (now, or before)."""
-    pair = f"{schema_json}\n{json.dumps(file_config, sort_keys=True)}"
-    digest = hashlib.sha256(pair.encode()).hexdigest()
-    try:
-        if accepted is not None and digest in accepted.read_text().split():
-            return []
-    except OSError:  # none yet, or unreadable: check
-        pass
-    validator = _validator(schema_json)
-    problems = [p for e in validator.iter_errors(file_config) for p in _config_problems(e)]
-    if not problems and accepted is not None:
+    config_json = json.dumps(file_config, sort_keys=True)
+    # Only a config that is exactly its JSON text (as one read from a file is) is remembered.
+    memory = accepted if accepted is not None and json.loads(config_json) == file_config else None
+    digest = ""
+    if memory is not None:
+        pair = f"{_CHECK}\n{importlib.metadata.version('jsonschema')}\n{schema_json}\n{config_json}"
+        digest = hashlib.sha256(pair.encode()).hexdigest()
         try:
-            with accepted.open("a") as remembered:
+            if digest in memory.read_text().split():
+                return []
+        except OSError:  # none yet, or unreadable: check
+            pass
+    errors = list(_validator(schema_json).iter_errors(file_config))
+    if not errors and memory is not None:
+        try:
+            with memory.open("a") as remembered:
                 remembered.write(digest + "\n")
         except OSError:  # a read-only virtualenv: check again next time
             pass
-    return problems
+    return [p for e in errors for p in _config_problems(e)]
 
 
 def resolve(

@@ -123,7 +123,10 @@ class _InlineExecutor(ThreadPoolExecutor):
 @contextmanager
 def inline_rpcs() -> Iterator[None]:
     """The run on an event loop of its own, whose executor runs the (mock) monitor's calls inline."""
-    previous = asyncio.get_event_loop_policy().get_event_loop()
+    try:
+        previous: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none to return to (a thread without one, or after asyncio.run)
+        previous = None
     loop = asyncio.new_event_loop()
     loop.set_default_executor(_InlineExecutor())
     asyncio.set_event_loop(loop)

@@ -29,6 +29,12 @@ def render(findings: list[Finding]) -> str:
     )
 
 
+def accepted_configs() -> Path | None:
+    """Where the policy configs jsonschema accepted are remembered (tools.policy_config): in the
+    virtualenv this runs in; outside one (a system Python), nowhere: every config is checked."""
+    return Path(sys.prefix) / ".accepted-policy-configs" if sys.prefix != sys.base_prefix else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make validate", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="stack name (dev, prod)")
@@ -57,11 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         f"stack '{args.stack}', pack {PACK_NAME}{mode}"
     )
     try:
-        # Configs jsonschema accepted before are remembered in the virtualenv (tools.policy_config);
-        # outside one (a system Python) every config is checked.
-        in_venv = sys.prefix != sys.base_prefix
-        accepted = Path(sys.prefix) / ".accepted-policy-configs" if in_venv else None
-        settings = resolve(POLICIES, load_policy_config(args.stack, args.policy_config), accepted)
+        policy_config = load_policy_config(args.stack, args.policy_config)
+        settings = resolve(POLICIES, policy_config, accepted_configs())
         config = read_stack_config(args.stack, args.stack_file)
         run = run_program(args.stack, stack_config=config, preview=args.preview)
     except (PolicyConfigError, FileNotFoundError) as exc:
