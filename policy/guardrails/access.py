@@ -18,7 +18,6 @@ from collections.abc import Iterable
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -28,6 +27,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .config import switch
 from .types import (
     CLICKHOUSE_SQL,
     CLICKHOUSE_SQL_PREFIX,
@@ -130,17 +130,13 @@ def validate_consumer_limits(args: ResourceValidationArgs, report: ReportViolati
     )
 
 
-def _require_protect() -> PolicyConfigSchema:
-    return PolicyConfigSchema(properties={"requireProtect": {"type": "boolean", "default": False}})
-
-
 access_protected = ResourceValidationPolicy(
     name="clickhouse-access-protected",
     description="Where the stack requires it, every ClickHouse SQL object (database, roles, grants, users, "
     "settings profiles, quotas) is protected, except a retiring consumer's.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_access_protected,
-    config_schema=_require_protect(),
+    config_schema=switch("requireProtect"),
 )
 
 passwords_protected = StackValidationPolicy(
@@ -149,7 +145,7 @@ passwords_protected = StackValidationPolicy(
     "a retiring consumer's (its user unprotected).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_passwords_protected,
-    config_schema=_require_protect(),
+    config_schema=switch("requireProtect"),
 )
 
 consumer_limits = ResourceValidationPolicy(
@@ -158,7 +154,5 @@ consumer_limits = ResourceValidationPolicy(
     "limits from config, not from the access defaults.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_consumer_limits,
-    config_schema=PolicyConfigSchema(
-        properties={"requireConsumerLimits": {"type": "boolean", "default": False}}
-    ),
+    config_schema=switch("requireConsumerLimits"),
 )

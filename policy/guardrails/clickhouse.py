@@ -10,6 +10,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from .config import switch
 from .network import cidr_problem, is_open
 from .types import CLICKHOUSE_SERVICE
 
@@ -108,7 +109,7 @@ no_open_ingress = ResourceValidationPolicy(
     description="No 0.0.0.0/0 or ::/0 in the ClickHouse IP access list unless the stack allows it.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_no_open_ingress,
-    config_schema=PolicyConfigSchema(properties={"allowOpenIngress": {"type": "boolean", "default": False}}),
+    config_schema=switch("allowOpenIngress"),
 )
 
 ip_access_valid = ResourceValidationPolicy(

@@ -14,6 +14,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from .config import switch
 from .types import CLICKHOUSE_SERVICE, REDIS_DATABASE, TAGGABLE
 
 DATA_STORES = frozenset({CLICKHOUSE_SERVICE, REDIS_DATABASE})
@@ -66,7 +67,7 @@ data_stores_protected = ResourceValidationPolicy(
     description="Where the stack requires it, the ClickHouse service and Redis database are protected.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_protected,
-    config_schema=PolicyConfigSchema(properties={"requireProtect": {"type": "boolean", "default": False}}),
+    config_schema=switch("requireProtect"),
 )
 
 required_tags = ResourceValidationPolicy(

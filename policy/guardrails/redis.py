@@ -10,6 +10,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from .config import switch
 from .network import cidr_problem, is_open
 from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE
 
@@ -74,9 +75,7 @@ ip_allowlist = ResourceValidationPolicy(
     description="Where the stack requires it, every Redis database has an IP allow list (no /0).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_ip_allowlist,
-    config_schema=PolicyConfigSchema(
-        properties={"requireIpAllowList": {"type": "boolean", "default": False}}
-    ),
+    config_schema=switch("requireIpAllowList"),
 )
 
 tls_required = ResourceValidationPolicy(
