@@ -29,6 +29,7 @@ POLICY_STAMP := policy/.venv/.installed
 LOCK := $(TEST_BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	$(if $(UPGRADE),--upgrade)
 PYTEST_WORKERS ?= auto
+RUNS ?= 5
 STACK ?= dev
 FORMAT ?= dotenv
 # actionlint lints the GitHub workflow in the tests. Its PyPI wheel-less package downloads the
@@ -136,7 +137,7 @@ provisioner: venv ## once per service, as the admin: create/converge the `provis
 	$(BIN)/python -m tools.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(if $(ROTATE),--add-password)
 
 bench: ## speed figures, medians of RUNS runs: WHAT="validate test quickstart" (default: validate test)
-	$(PYTHON) -m tools.bench $(WHAT) --runs $(or $(RUNS),5)
+	$(PYTHON) -m tools.bench $(WHAT) --runs $(RUNS)
 
 clean: ## remove the virtualenvs and caches
 	rm -rf $(VENV) $(TEST_VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache

@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+# Not tools.project.ROOT: that module needs PyYAML, and this runs before any virtualenv exists.
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR = [".venv/bin/python", "-c", "import pulumi, pulumiverse_clickhouse, upstash_pulumi"]
 
