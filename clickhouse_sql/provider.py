@@ -5,6 +5,7 @@ deployments pickle `clickhouse_sql.provider.<Name>Provider` by reference, so kee
 from clickhouse_sql.base import PROVIDER_KEY, PreciseDiff, SqlProvider, connection_of, is_known, plain
 from clickhouse_sql.database import DatabaseProvider
 from clickhouse_sql.grant import GrantProvider
+from clickhouse_sql.inventory import AccessInventoryProvider
 from clickhouse_sql.quota import QuotaProvider
 from clickhouse_sql.role import RoleProvider
 from clickhouse_sql.settings_profile import SettingsProfileProvider
@@ -12,6 +13,7 @@ from clickhouse_sql.user import UserProvider
 
 __all__ = [
     "PROVIDER_KEY",
+    "AccessInventoryProvider",
     "DatabaseProvider",
     "GrantProvider",
     "PreciseDiff",

@@ -1,0 +1,59 @@
+"""The AccessInventory resource (engine type `pulumi-python:dynamic/clickhouse:AccessInventory`).
+
+One per service (clickhouse_sql.inventory): everything on the server that touches the project's
+roles, consumers and namespace besides the project's own objects is its drift, repaired by the
+deploy that follows a refresh. `connection` is secret like every SQL resource's (resources.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi.dynamic
+
+from clickhouse_sql.client import Connection
+from clickhouse_sql.inventory import AccessInventoryProvider, names, namespace
+from clickhouse_sql.resources import CONNECTION_SECRETS, _options
+
+
+class AccessInventory(pulumi.dynamic.Resource, module="clickhouse", name="AccessInventory"):
+    """Who holds the project's `roles`, what is in the `namespace`, what applies to the consumers.
+
+    `users`, `profiles`, `quotas`: the consumers' declared objects (their own resources own them);
+    `operators`: users that may hold the roles besides the consumers (the provisioning user).
+    """
+
+    found: pulumi.Output[list[str]]
+    repair: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: str,
+        roles: Sequence[str],
+        namespace_prefix: str,
+        users: Sequence[str],
+        profiles: Sequence[str],
+        quotas: Sequence[str],
+        operators: Sequence[str],
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": name,
+            "roles": names(list(roles)),
+            "namespace": namespace(namespace_prefix),
+            "users": names(list(users)),
+            "profiles": names(list(profiles)),
+            "quotas": names(list(quotas)),
+            "operators": names(list(operators)),
+            "connection": pulumi.Output.secret(connection),
+            "drift": None,
+            "found": None,
+            "repair": None,
+            "retiring": False,
+        }
+        options = _options(opts, CONNECTION_SECRETS)
+        super().__init__(AccessInventoryProvider(), resource_name, props, options)
