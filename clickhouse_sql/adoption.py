@@ -32,6 +32,11 @@ UNREADABLE = {
 }
 
 
+def inputs(adopt: bool, adopt_with: str) -> dict[str, Any]:
+    """The resource inputs; `adopt_with` only names the config path in the error (never diffed)."""
+    return {ADOPT: bool(adopt), ADOPT_WITH: str(adopt_with)}
+
+
 def differences(provider: SqlProvider, live: Any, p: Mapping[str, Any]) -> list[str]:
     """What an adoption would change: the drift against the declaration, and what cannot be compared."""
     found = list(provider.drift(live, p))

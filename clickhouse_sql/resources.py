@@ -4,6 +4,8 @@ Engine types: `pulumi-python:dynamic/clickhouse:<Name>`.
 
 Literal inputs are validated here, at construction (a ValueError names the bad value, never a
 password hash); values that are Outputs are validated by the provider's `check` in preview.
+`adopt` (with `adopt_with`, the config path that sets it) lets a create take over an object that
+already exists (clickhouse_sql.adoption).
 `connection` (it carries the provisioning user's password) and the password hashes are always
 secret, both as inputs and as outputs (`additional_secret_outputs`, merged with the caller's options).
 """
@@ -16,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from clickhouse_sql import quota, settings_profile, statements
+from clickhouse_sql import adoption, quota, settings_profile, statements
 from clickhouse_sql.client import Connection
 from clickhouse_sql.database import DatabaseProvider
 from clickhouse_sql.grant import GrantProvider
@@ -145,6 +147,8 @@ class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
         default_role: pulumi.Input[str],
         connection: pulumi.Input[Connection],
         retiring: bool = False,
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -154,6 +158,7 @@ class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
             "connection": pulumi.Output.secret(connection),
             "retiring": retiring,
             "drift": None,
+            **adoption.inputs(adopt, adopt_with),
         }
         options = _options(opts, USER_SECRETS, delete_before_replace=True)
         super().__init__(UserProvider(), resource_name, props, options)
@@ -174,6 +179,8 @@ class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="Settin
         limits_source: str,
         connection: pulumi.Input[Connection],
         retiring: bool = False,
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -184,6 +191,7 @@ class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="Settin
             "connection": pulumi.Output.secret(connection),
             "retiring": retiring,
             "drift": None,
+            **adoption.inputs(adopt, adopt_with),
         }
         options = _options(opts, CONNECTION_SECRETS, delete_before_replace=True)
         super().__init__(SettingsProfileProvider(), resource_name, props, options)
@@ -205,6 +213,8 @@ class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
         limits_source: str,
         connection: pulumi.Input[Connection],
         retiring: bool = False,
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -216,6 +226,7 @@ class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
             "connection": pulumi.Output.secret(connection),
             "retiring": retiring,
             "drift": None,
+            **adoption.inputs(adopt, adopt_with),
         }
         options = _options(opts, CONNECTION_SECRETS, delete_before_replace=True)
         super().__init__(QuotaProvider(), resource_name, props, options)

@@ -18,13 +18,14 @@ rotation in progress (so that finishing the rotation can delete it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_random as random
 
-from clickhouse_sql import Connection, Database, Grant, Quota, Role, SettingsProfile, User
-from settings.consumers import INITIAL_PASSWORD, Consumer, sql_user_name
-from settings.passwords import sha256_hex
+from clickhouse_sql import AccessInventory, Connection, Database, Grant, Quota, Role, SettingsProfile, User
+from settings.consumers import INITIAL_PASSWORD, SQL_NAMESPACE, Consumer, sql_user_name
+from settings.passwords import PROVISIONER_USER, sha256_hex
 
 from .urls import credential_url
 
@@ -131,15 +132,39 @@ class WarehouseAccess(pulumi.ComponentResource):
             )
         self.urls = {}
         self.rotation: dict[str, dict[str, object]] = {}
+        made: list[pulumi.Resource] = [database, *grants.values()]
         for consumer, settings in args.consumers.items():
             if settings.clickhouse == "none":
                 continue
-            self.urls[consumer] = self._consumer(name, consumer, settings, args, grants[settings.clickhouse])
+            self.urls[consumer] = self._consumer(
+                name, consumer, settings, args, grants[settings.clickhouse], made
+            )
             self.rotation[consumer] = rotation_step(settings)
+        users = [sql_user_name(c) for c, s in args.consumers.items() if s.clickhouse != "none"]
+        # After every SQL object: it repairs around them (docs/drift.md). It owns no object (its delete
+        # runs no SQL), so nothing is kept by protecting it (policy clickhouse-access-protected skips it).
+        AccessInventory(
+            f"{name}-inventory",
+            name=args.database,
+            roles=list(self.roles.values()),
+            namespace_prefix=SQL_NAMESPACE,
+            users=users,
+            profiles=[f"{user}_limits" for user in users],
+            quotas=[f"{user}_quota" for user in users],
+            operators=[PROVISIONER_USER],
+            connection=connection,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=made),
+        )
         self.register_outputs({"roles": self.roles, "rotation": self.rotation})
 
     def _consumer(
-        self, name: str, consumer: str, settings: Consumer, args: WarehouseAccessArgs, grant: Grant
+        self,
+        name: str,
+        consumer: str,
+        settings: Consumer,
+        args: WarehouseAccessArgs,
+        grant: Grant,
+        made: list[pulumi.Resource],
     ) -> pulumi.Output[str]:
         """The consumer's passwords, user, settings profile and quota; returns its (secret) URL."""
         opts = pulumi.ResourceOptions(parent=self, protect=args.protect and not settings.retire)
@@ -161,6 +186,7 @@ class WarehouseAccess(pulumi.ComponentResource):
             for label in settings.passwords
         ]
         user_name = sql_user_name(consumer)
+        adopt: dict[str, Any] = {"adopt": settings.adopt, "adopt_with": f"consumers.{consumer}.adopt"}
         user = User(
             f"{name}-{consumer}-user",
             name=user_name,
@@ -170,12 +196,13 @@ class WarehouseAccess(pulumi.ComponentResource):
             default_role=self.roles[settings.clickhouse],
             connection=args.connection,
             retiring=settings.retire,
+            **adopt,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
         )
         source = "config" if settings.limits_complete() else "defaults"
         limits = settings.effective_limits()
         after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
-        SettingsProfile(
+        profile = SettingsProfile(
             f"{name}-{consumer}-limits",
             name=f"{user_name}_limits",
             user=user.name,
@@ -183,9 +210,10 @@ class WarehouseAccess(pulumi.ComponentResource):
             limits_source=source,
             connection=args.connection,
             retiring=settings.retire,
+            **adopt,
             opts=after_user,
         )
-        Quota(
+        quota = Quota(
             f"{name}-{consumer}-quota",
             name=f"{user_name}_quota",
             user=user.name,
@@ -194,8 +222,10 @@ class WarehouseAccess(pulumi.ComponentResource):
             limits_source=source,
             connection=args.connection,
             retiring=settings.retire,
+            **adopt,
             opts=after_user,
         )
+        made += [user, profile, quota]
         # Secret: built from the newest password, which the random provider returns as a secret.
         return pulumi.Output.all(user.name, passwords[-1].result, args.host, args.https_port).apply(
             lambda parts: credential_url("https", *parts) + f"/{args.database}"

@@ -20,6 +20,7 @@ from .rules import (
 )
 from .vercel_delivery import Vercel
 
+SQL_NAMESPACE = "salla_"
 CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 # The label of the password every consumer had before `passwords` existed (its RandomPassword keeps
@@ -103,6 +104,9 @@ class Consumer(Settings):
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
     retire: bool = Field(False, examples=[True])
+    # Take over SQL objects of this consumer (user, settings profile, quota) that already exist on the
+    # server although no state holds them: without it such a create stops (docs/drift.md).
+    adopt: bool = Field(False, examples=[True])
     vercel: Vercel | None = None
 
     @model_validator(mode="before")
@@ -124,10 +128,10 @@ class Consumer(Settings):
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:
-        if self.clickhouse == "none" and (self.limits is not None or self.retire):
+        if self.clickhouse == "none" and (self.limits is not None or self.retire or self.adopt):
             fail(
                 rule(
-                    "limits and retire apply to a consumer's ClickHouse user; this consumer has none",
+                    "limits, retire and adopt apply to a consumer's ClickHouse user; this consumer has none",
                     "remove them, or set clickhouse: read|write",
                     value=None,
                 )

@@ -371,7 +371,7 @@ def test_only_the_provisioners_credentials_reach_the_sql_provider(dev: ProgramRu
     dynamic = [r for r in dev.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
     users = [r for r in dynamic if r.type.endswith(":User")]
     # The database, two roles, two grants; per consumer user a user, its profile and its quota.
-    assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users)
+    assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users) + 1  # + the access inventory
     for res in dynamic:
         assert "connection" in res.secret_inputs, res.name
         connection = _unwrapped(res.inputs["connection"])

@@ -468,6 +468,7 @@ def test_migrating_to_the_provisioner_is_a_credentials_only_update_that_runs_no_
     run = run_ok("dev")
     dynamic = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
     assert {r.type.rsplit(":", 1)[1] for r in dynamic} == {
+        "AccessInventory",
         "Database",
         "Role",
         "Grant",
