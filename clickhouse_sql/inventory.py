@@ -178,7 +178,7 @@ class AccessInventoryProvider(SqlProvider):
         key = f"drop {kind} {name}"
         due = key in due_keys
         when = (
-            "listed by an earlier refresh and still here: this deploy drops it"
+            "listed by an earlier refresh and still here: the next deploy drops it unless it declares it"
             if due
             else "listed now; a later deploy whose refresh still finds it drops it (declare it to keep it)"
         )
