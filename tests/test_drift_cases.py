@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from clickhouse_sql.inventory import FOUND, REPAIR, AccessInventoryProvider
-from tests import drift_cases
+from tests import drift_cases, refresh_cost
 from tests.ch_model import ClickHouseModel
 from tests.drift_cases import (
     AI,
@@ -201,6 +201,15 @@ def test_the_inventory_is_read_in_five_queries() -> None:
     before = len(model.reads)
     AccessInventoryProvider(model.factory).read(id_, outs)
     assert len(model.reads) - before == 5
+
+
+def test_a_refresh_of_the_prod_sql_objects_costs_15_connections_and_44_reads() -> None:
+    # The figures docs/drift.md states (today's deploy, refresh off, reads nothing for them).
+    reads, connections, per_kind = refresh_cost.counts()
+    assert (connections, reads) == (15, 44)
+    assert per_kind["access inventory"] == (1, 5) and per_kind["user"] == (3, 12)
+    docs = (ROOT / "docs" / "drift.md").read_text()
+    assert "15 connections and 44 reads" in docs
 
 
 def test_docs_drift_shows_the_table_these_cases_generate() -> None:
