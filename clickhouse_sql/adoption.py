@@ -63,6 +63,13 @@ def message(provider: SqlProvider, live: Any, p: Mapping[str, Any]) -> str:
             "an admin revokes what differs in the SQL console (or drops it and re-runs `make "
             "provisioner`, which makes the project's roles empty), then `pulumi up` again"
         )
+    if provider.kind == "role" and path:
+        fix = (
+            f"if this project made it (e.g. this stack's state was lost), set `{path}: true` (pulumi "
+            f"config set --path '{path}' true) and run `pulumi up` again: it is then converged as "
+            "declared (privileges elsewhere revoked, its Grants re-applied); otherwise an admin "
+            "revokes what differs in the SQL console, or drops it and re-runs `make provisioner`"
+        )
     return (
         f"{label} already exists on the server, but no state of this stack holds it (made by hand, "
         f"by another tool or stack, or this stack's state was lost), so the create stopped and "

@@ -86,6 +86,8 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
         name: pulumi.Input[str],
         databases: pulumi.Input[Sequence[str]],
         connection: pulumi.Input[Connection],
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -94,6 +96,7 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
             "connection": pulumi.Output.secret(connection),
             "drift": None,
             "retiring": False,
+            **adoption.inputs(adopt, adopt_with),
         }
         super().__init__(RoleProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
 

@@ -53,6 +53,7 @@ class WarehouseAccessArgs:
     host: pulumi.Output[str | None]
     https_port: pulumi.Output[int | None]
     protect: bool = False
+    adopt_roles: bool = False  # dataWarehouse.adoptRoles (clickhouse_sql.adoption)
 
 
 def profile_settings(consumer: Consumer) -> list[dict[str, object]]:
@@ -118,6 +119,8 @@ class WarehouseAccess(pulumi.ComponentResource):
                 name=self.roles[access],
                 databases=[args.database],
                 connection=connection,
+                adopt=args.adopt_roles,
+                adopt_with="dataWarehouse.adoptRoles",
                 opts=protected,
             )
             grants[access] = Grant(

@@ -23,6 +23,7 @@ from typing import Any
 from clickhouse_sql.base import SqlProvider
 from clickhouse_sql.client import ClickHouseSQLError
 from clickhouse_sql.inventory import AccessInventoryProvider
+from clickhouse_sql.role import RoleProvider
 from settings.consumers import SQL_NAMESPACE
 from tests.ch_model import ClickHouseModel
 from tests.sql_engine import CONNECTION, Engine, declare
@@ -43,8 +44,10 @@ def declaration(
 ) -> Declaration:
     """What WarehouseAccess declares for these consumers, with the access inventory last."""
     decl = declare({u: ([HASHES[u]], ACCESS[u]) for u in users}, adopt=adopt)
-    for _name, _cls, props in decl:  # the config path WarehouseAccess names: consumers.<consumer>.adopt
-        if "adopt_with" in props:
+    for _name, cls, props in decl:  # the config paths WarehouseAccess names
+        if cls is RoleProvider:
+            props["adopt_with"] = "dataWarehouse.adoptRoles"
+        elif "adopt_with" in props:  # consumers.<consumer>.adopt
             consumer = props["name" if "default_role" in props else "user"].removeprefix(SQL_NAMESPACE)
             props["adopt_with"] = f"consumers.{consumer.replace('_', '-')}.adopt"
     inventory = {

@@ -76,3 +76,13 @@ def test_adopt_must_be_a_boolean() -> None:
     consumers["ai"]["adopt"] = "please"
     report = config_error("dev", {"consumers": consumers})
     assert "consumers.ai.adopt" in report and "please" in report
+
+
+def test_adopt_roles_reaches_the_roles_only() -> None:
+    warehouse = stack_value("dev", "dataWarehouse")
+    run = run_ok("dev", {"dataWarehouse": {**warehouse, "adoptRoles": True}})
+    roles = {r.inputs["name"]: (r.inputs["adopt"], r.inputs["adopt_with"]) for r in run.of_type(SQL + "Role")}
+    assert set(roles.values()) == {(True, "dataWarehouse.adoptRoles")} and len(roles) == 2
+    assert not any(r.inputs["adopt"] for r in run.of_type(SQL + "User"))
+    default = {r.inputs["adopt"] for r in run_ok("dev").of_type(SQL + "Role")}
+    assert default == {False}

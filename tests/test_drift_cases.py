@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from clickhouse_sql.client import ClickHouseSQLError
 from clickhouse_sql.inventory import FOUND, REPAIR, AccessInventoryProvider
+from clickhouse_sql.role import RoleProvider
 from tests import drift_cases, refresh_cost
 from tests.ch_model import ClickHouseModel
 from tests.drift_cases import (
@@ -216,3 +218,30 @@ def test_docs_drift_shows_the_table_these_cases_generate() -> None:
     docs = (ROOT / "docs" / "drift.md").read_text()
     start, end = docs.index(drift_cases.START), docs.index(drift_cases.END) + len(drift_cases.END)
     assert docs[start:end] == drift_cases.section(), "regenerate: python -m tests.drift_cases"
+
+
+def test_a_role_found_holding_something_stops_the_create_until_adopted() -> None:
+    # `make provisioner` makes the roles empty (they converge); a role holding anything was not made so.
+    engine = Engine(ClickHouseModel())
+    engine.model.seed(
+        "CREATE ROLE IF NOT EXISTS `analytics_read`", "CREATE ROLE IF NOT EXISTS `analytics_write`"
+    )
+    engine.model.seed("GRANT SELECT ON `analytics`.* TO `analytics_write`")
+    decl = declaration()
+    with pytest.raises(ClickHouseSQLError) as refused:
+        engine.up(decl)
+    text = str(refused.value)
+    assert text.startswith("role `analytics_write` already exists on the server, but no state")
+    assert "What differs from the declaration: holds GRANT SELECT ON `analytics`.*." in text
+    assert "set `dataWarehouse.adoptRoles: true`" in text
+    assert engine.model.statements == [
+        "CREATE DATABASE IF NOT EXISTS `analytics`"
+    ]  # the empty role converged
+    for _name, cls, props in decl:
+        if cls is RoleProvider:
+            props["adopt"] = True
+    engine.up(decl)
+    assert engine.model.grants_of("role", "analytics_write") == {
+        f"{p} ON analytics.*" for p in ("SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE")
+    }
+    assert deploy(engine, decl) == []
