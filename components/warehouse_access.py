@@ -135,7 +135,10 @@ class WarehouseAccess(pulumi.ComponentResource):
             )
         self.urls = {}
         self.rotation: dict[str, dict[str, object]] = {}
+        # Every SQL object this component declares, and the names of the users, profiles and quotas
+        # among them: the inventory's "declared" (any User/SettingsProfile/Quota added here must be too).
         made: list[pulumi.Resource] = [database, *grants.values()]
+        self.sql_names: dict[str, list[str]] = {"users": [], "profiles": [], "quotas": []}
         for consumer, settings in args.consumers.items():
             if settings.clickhouse == "none":
                 continue
@@ -143,7 +146,6 @@ class WarehouseAccess(pulumi.ComponentResource):
                 name, consumer, settings, args, grants[settings.clickhouse], made
             )
             self.rotation[consumer] = rotation_step(settings)
-        users = [sql_user_name(c) for c, s in args.consumers.items() if s.clickhouse != "none"]
         # After every SQL object: it repairs around them (docs/drift.md). It owns no object (its delete
         # runs no SQL), so nothing is kept by protecting it (policy clickhouse-access-protected skips it).
         AccessInventory(
@@ -151,9 +153,9 @@ class WarehouseAccess(pulumi.ComponentResource):
             name=args.database,
             roles=list(self.roles.values()),
             namespace_prefix=SQL_NAMESPACE,
-            users=users,
-            profiles=[f"{user}_limits" for user in users],
-            quotas=[f"{user}_quota" for user in users],
+            users=self.sql_names["users"],
+            profiles=self.sql_names["profiles"],
+            quotas=self.sql_names["quotas"],
             operators=[PROVISIONER_USER],
             connection=connection,
             opts=pulumi.ResourceOptions(parent=self, depends_on=made),
@@ -205,9 +207,10 @@ class WarehouseAccess(pulumi.ComponentResource):
         source = "config" if settings.limits_complete() else "defaults"
         limits = settings.effective_limits()
         after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
+        profile_name, quota_name = f"{user_name}_limits", f"{user_name}_quota"
         profile = SettingsProfile(
             f"{name}-{consumer}-limits",
-            name=f"{user_name}_limits",
+            name=profile_name,
             user=user.name,
             settings=profile_settings(settings),
             limits_source=source,
@@ -218,7 +221,7 @@ class WarehouseAccess(pulumi.ComponentResource):
         )
         quota = Quota(
             f"{name}-{consumer}-quota",
-            name=f"{user_name}_quota",
+            name=quota_name,
             user=user.name,
             interval_seconds=QUOTA_INTERVAL_SECONDS,
             limits=quota_limits(consumer, limits),
@@ -229,6 +232,8 @@ class WarehouseAccess(pulumi.ComponentResource):
             opts=after_user,
         )
         made += [user, profile, quota]
+        for key, value in (("users", user_name), ("profiles", profile_name), ("quotas", quota_name)):
+            self.sql_names[key].append(value)
         # Secret: built from the newest password, which the random provider returns as a secret.
         return pulumi.Output.all(user.name, passwords[-1].result, args.host, args.https_port).apply(
             lambda parts: credential_url("https", *parts) + f"/{args.database}"
