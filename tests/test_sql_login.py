@@ -39,6 +39,7 @@ from tools.harness import (
     PROJECT,
     ROOT,
     Secret,
+    engine_config,
     read_stack_config,
     run_program,
 )
@@ -93,6 +94,10 @@ def test_no_stack_file_or_schema_knows_a_sql_password_key(stack: str) -> None:
     assert "clickhouseProvisionerPassword" not in text and "CLICKHOUSE_SQL_PASSWORD=" not in text
     schema = (ROOT / "schema" / "pulumi-stack.schema.json").read_text()
     assert "clickhouseProvisionerPassword" not in schema
+    # The config as the engine hands it to the program (secrets decrypted to the placeholders).
+    values, _ = engine_config(config)
+    assert [k for k in values if "password" in k.lower()] == [f"{P}clickhouseAdminPasswordHash"]
+    assert PLACEHOLDER_SQL_PASSWORD not in json.dumps(values)
 
 
 def test_a_stack_that_still_has_the_provisioner_password_gets_the_migration_steps() -> None:
