@@ -6,6 +6,7 @@ SQL themselves over the service's HTTPS endpoint with clickhouse-connect:
     statements  pure SQL builders, identifier/literal validation and quoting
     queries     the system-table reads (server-side parameters)
     login       the SQL login from the environment (CLICKHOUSE_SQL_USER/_PASSWORD) and its errors
+    endpoint    the `connection` property ({host, port}) joined with the login for one operation
     client      executor protocol, clickhouse-connect executor, bounded retry, error scrubbing
     host_errors clean errors reach the engine without a Python traceback
     base        the common provider: observe -> converge (create/update), drift (read), diff

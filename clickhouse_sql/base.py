@@ -46,7 +46,8 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from clickhouse_sql import client, host_errors, login, statements
-from clickhouse_sql.client import Connection, Endpoint, ExecutorFactory, Session
+from clickhouse_sql.client import ExecutorFactory, Session
+from clickhouse_sql.endpoint import connection_of, endpoint_of, login_keys
 
 # Errors worded for a user reach the engine without a traceback (see clickhouse_sql.host_errors).
 host_errors.install(client.ClickHouseSQLError, client.ClickHouseUnreachableError, login.ClickHouseLoginError)
@@ -55,10 +56,8 @@ PROVIDER_KEY = "__provider"
 UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
 DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
 RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no SQL
-STACK = (
-    "stack"  # input and output: the stack's name, for error messages (`make provisioner STACK=...`); no SQL
-)
-ENDPOINT_KEYS = ("host", "port")
+# Input and output: the stack's name, for error messages (`make provisioner STACK=...`); no SQL.
+STACK = "stack"
 
 
 class PreciseDiff(DiffResult):
@@ -97,43 +96,6 @@ def is_known(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(is_known(v) for v in value)
     return True
-
-
-def endpoint_of(props: Mapping[str, Any]) -> Endpoint:
-    """The validated endpoint of the `connection` property (port as int).
-
-    A stored `connection` from before the login moved to the environment may still hold
-    username/password: they are ignored here (never used, never returned).
-    """
-    raw = props.get("connection")
-    if not isinstance(raw, Mapping):
-        raise ValueError("connection must be a mapping {host, port}")
-    host, port = raw.get("host"), raw.get("port")
-    if not isinstance(host, str) or not host:
-        raise ValueError("connection.host must be a non-empty string")
-    if (
-        isinstance(port, bool)
-        or not isinstance(port, int | float)
-        or port != int(port)
-        or not 0 < port < 65536
-    ):
-        raise ValueError(f"connection.port must be a TCP port number, got {port!r}")
-    return Endpoint(host=host, port=int(port))
-
-
-def connection_of(props: Mapping[str, Any], who: login.Login) -> Connection:
-    """The endpoint of `props` with the login `who` (from the environment), for one operation."""
-    endpoint = endpoint_of(props)
-    return Connection(host=endpoint["host"], port=endpoint["port"], username=who.user, password=who.password)
-
-
-def login_keys(connection: Any) -> list[str]:
-    """Keys of a `connection` value that are not the endpoint (a login stored by an older version)."""
-    return (
-        sorted(str(k) for k in connection if k not in ENDPOINT_KEYS)
-        if isinstance(connection, Mapping)
-        else []
-    )
 
 
 MOVED = "moved"  # the endpoint (host/port) changed: another service
