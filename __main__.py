@@ -27,7 +27,6 @@ warehouse = DataWarehouse(
     DataWarehouseArgs(
         settings.warehouse,
         secrets.clickhouse_admin_password_hash,
-        secrets.clickhouse_provisioner_password,
         settings.tags,
         settings.protect,
     ),

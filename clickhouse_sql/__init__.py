@@ -5,21 +5,27 @@ SQL themselves over the service's HTTPS endpoint with clickhouse-connect:
 
     statements  pure SQL builders, identifier/literal validation and quoting
     queries     the system-table reads (server-side parameters)
+    login       the SQL login from the environment (CLICKHOUSE_SQL_USER/_PASSWORD) and its errors
+    endpoint    the `connection` property ({host, port}) joined with the login for one operation
     client      executor protocol, clickhouse-connect executor, bounded retry, error scrubbing
+    host_errors clean errors reach the engine without a Python traceback
     base        the common provider: observe -> converge (create/update), drift (read), diff
     database, role, grant, user, settings_profile, quota   one provider per kind (profiles: shared)
     provider    re-exports the providers (states reference `clickhouse_sql.provider.<Name>Provider`)
     resources   the pulumi.dynamic.Resource subclasses (this package's public API)
 """
 
-from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError, Connection
+from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError, Connection, Endpoint
+from clickhouse_sql.login import ClickHouseLoginError
 from clickhouse_sql.resources import Database, Grant, Quota, Role, SettingsProfile, User
 
 __all__ = [
+    "ClickHouseLoginError",
     "ClickHouseSQLError",
     "ClickHouseUnreachableError",
     "Connection",
     "Database",
+    "Endpoint",
     "Grant",
     "Quota",
     "Role",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from clickhouse_sql import Connection, Database, Grant, Quota, Role, SettingsProfile, User
+from clickhouse_sql import Database, Endpoint, Grant, Quota, Role, SettingsProfile, User
 from settings.consumers import INITIAL_PASSWORD, Consumer, sql_user_name
 from settings.passwords import sha256_hex
 
@@ -48,7 +48,7 @@ def role_name(database: str, access: str) -> str:
 class WarehouseAccessArgs:
     database: str
     consumers: dict[str, Consumer]
-    connection: pulumi.Output[Connection]
+    connection: pulumi.Output[Endpoint]  # {host, port}: the SQL login comes from the environment
     host: pulumi.Output[str | None]
     https_port: pulumi.Output[int | None]
     protect: bool = False

@@ -29,7 +29,6 @@ from tools.harness import (
 )
 
 ADMIN_HASH = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPasswordHash"]
-PROVISIONER_PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseProvisionerPassword"]
 
 
 def test_password_hash_matches_the_providers_documented_format() -> None:
@@ -190,7 +189,7 @@ def test_serving_the_restore_switches_sql_users_and_consumers() -> None:
         if "CLICKHOUSE_URL" in env:
             assert urlsplit(env["CLICKHOUSE_URL"]).hostname == host
     for user in run.of_type("pulumi-python:dynamic/clickhouse:User"):
-        assert user.inputs["connection"]["value"]["host"] == host
+        assert user.inputs["connection"]["host"] == host
 
 
 def test_retiring_the_primary_by_config_unprotect_then_remove() -> None:
@@ -367,16 +366,15 @@ def test_admin_password_and_its_hash_are_nowhere_but_the_services_password_hash(
     assert "https://default:" not in outputs
 
 
-def test_only_the_provisioners_credentials_reach_the_sql_provider(dev: ProgramRun) -> None:
+def test_the_sql_provider_gets_the_endpoint_and_the_stack_and_no_login(dev: ProgramRun) -> None:
     dynamic = [r for r in dev.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
     users = [r for r in dynamic if r.type.endswith(":User")]
     # The database, two roles, two grants; per consumer user a user, its profile and its quota.
     assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users)
+    service = dev.one(SERVICE).state["endpoints"]["https"]
     for res in dynamic:
-        assert "connection" in res.secret_inputs, res.name
-        connection = _unwrapped(res.inputs["connection"])
-        assert (connection["username"], connection["password"]) == ("provisioner", PROVISIONER_PASSWORD)
-        assert PROVISIONER_PASSWORD.encode() not in _pickled_provider(res.inputs)
+        assert _unwrapped(res.inputs["connection"]) == {"host": service["host"], "port": service["port"]}
+        assert res.inputs["stack"] == "dev" and "stack" not in res.secret_inputs, res.name
 
 
 def test_cache_outputs(dev: ProgramRun) -> None:

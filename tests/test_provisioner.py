@@ -11,7 +11,6 @@ configured server must not share a process with the suite's other chdb sessions.
 
 from __future__ import annotations
 
-import base64
 import functools
 import io
 import json
@@ -23,12 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import dill  # type: ignore[import-untyped]
 import pytest
-from pulumi.runtime import rpc
 
 from settings.passwords import sha256_b64, sha256_hex
-from tests.helpers import run_ok
 from tools import admin_hash, provisioner
 from tools.project import PROJECT, ROOT
 
@@ -440,52 +436,3 @@ def test_admin_hash_refuses_without_printing_anything(typed: tuple[str, str], me
     code, out, err = _admin_hash(*typed)
     assert (code, out) == (1, "") and message in err
     assert typed[0] not in err
-
-
-# -- migration: the SQL resources' stored connection moves from `default` to `provisioner` ------
-
-
-class SqlRecorder:
-    """An executor factory that records every statement (reads answer nothing)."""
-
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def __call__(self, connection: Mapping[str, Any]) -> SqlRecorder:
-        return self
-
-    def command(self, sql: str) -> None:
-        self.commands.append(sql)
-
-    def query(self, sql: str, parameters: Mapping[str, str]) -> list[tuple[Any, ...]]:
-        return []
-
-    def close(self) -> None:
-        return None
-
-
-def test_migrating_to_the_provisioner_is_a_credentials_only_update_that_runs_no_sql() -> None:
-    run = run_ok("dev")
-    dynamic = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
-    assert {r.type.rsplit(":", 1)[1] for r in dynamic} == {
-        "Database",
-        "Role",
-        "Grant",
-        "User",
-        "SettingsProfile",
-        "Quota",
-    }
-    for res in dynamic:
-        inputs = {k: rpc.unwrap_rpc_secret(v) for k, v in res.inputs.items() if k != "__provider"}
-        stored = dill.loads(base64.b64decode(rpc.unwrap_rpc_secret(res.inputs["__provider"])))
-        recorder = SqlRecorder()
-        provider = type(stored)(recorder)
-        assert inputs["connection"]["username"] == "provisioner"
-        before = {**inputs, "connection": {**inputs["connection"], "username": "default", "password": ADMIN}}
-        olds = provider.create(before).outs
-        recorder.commands.clear()
-        diff = provider.diff(res.name, olds, inputs)
-        assert diff.changes and not diff.replaces and getattr(diff, "diffs", ["connection"]) == ["connection"]
-        outs = provider.update(res.name, olds, inputs).outs
-        assert recorder.commands == [], res.name
-        assert outs is not None and outs["connection"]["username"] == "provisioner"
