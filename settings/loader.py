@@ -64,6 +64,8 @@ class StackSettings:
     protect: bool
     tags: dict[str, str]
     secrets: Secrets
+    # The stack's Vercel team when a consumer delivers to Vercel (else None: no Vercel provider).
+    vercel_team: str | None = None
 
 
 class _Explain:
@@ -115,6 +117,7 @@ class _Explain:
 
     def fill(self, fix: str, loc: Loc) -> str:
         fix = re.sub(r"\{set:([^}]*)\}", lambda m: self._set(loc, m.group(1)), fix)
+        fix = fix.replace("{path}", dotted(loc))
         return fix.replace("{stack}", self.stack).replace("{project}", self.project)
 
 
@@ -192,4 +195,5 @@ def load_settings() -> StackSettings:
             secret(config.qstash_current_signing_key),
             secret(config.qstash_next_signing_key),
         ),
+        vercel_team=config.vercel.team if vercel and config.vercel is not None else None,
     )

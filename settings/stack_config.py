@@ -15,6 +15,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -30,6 +31,7 @@ from .rules import (
     Settings,
 )
 from .serverless_cache import Cache
+from .vercel_delivery import VercelTeam, team_binding
 
 
 class StackConfig(Settings):
@@ -43,6 +45,8 @@ class StackConfig(Settings):
     consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
+    # The stack's Vercel team (settings.vercel_delivery): required once a consumer has a `vercel` block.
+    vercel: VercelTeam | None = None
     # The admin (`default`) password's SHA-256, as the service takes it (`make admin-hash`).
     clickhouse_admin_password_hash: SecretStr
     # The password of the SQL user the SQL objects are managed with (`make provisioner`).
@@ -109,6 +113,12 @@ class StackConfig(Settings):
         if problems:
             fail(*problems)
         return value
+
+    @model_validator(mode="after")
+    def _vercel_team_binding(self, info: ValidationInfo) -> StackConfig:
+        if problems := team_binding(self.vercel, self.consumers, (info.context or {}).get("stack", "")):
+            fail(*problems)
+        return self
 
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:
