@@ -108,9 +108,9 @@ def test_prod_variables_are_protected_and_dev_ones_are_not() -> None:
 
 @pytest.mark.parametrize("where", ["consumer", "block"])
 def test_retire_lifts_protect_from_the_variables_only(where: str) -> None:
-    overrides = with_vercel("prod", targets=["production"], **({"retire": True} if where == "block" else {}))
-    if where == "consumer":
-        overrides["consumers"]["app"]["retire"] = True
+    overrides = with_vercel("prod", targets=["production"])
+    app = overrides["consumers"]["app"]
+    (app if where == "consumer" else app["vercel"])["retire"] = True
     run = run_ok("prod", overrides)
     assert not run.one(VERCEL).protect
     others = [r for r in run.resources if r.custom and "-app-" not in r.name and r.type != VERCEL]
