@@ -192,7 +192,7 @@ def team_binding(team: VercelTeam | None, consumers: Mapping[str, Consumer], sta
             problems.append(
                 rule(
                     f"is not one of the projects stack '{stack}' declares for its Vercel team "
-                    f"\"{team.team}\" (vercel.projects: {', '.join(team.projects) or 'none'}): a stack "
+                    f'"{team.team}" (vercel.projects: {", ".join(team.projects) or "none"}): a stack '
                     "writes only into its own team's projects",
                     "name the project this stack's team owns; add a project to vercel.projects only "
                     "after checking in the Vercel dashboard that it belongs to that team",
