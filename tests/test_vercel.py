@@ -224,3 +224,43 @@ def test_bad_team_blocks_are_clean_errors(block: dict[str, Any], fragment: str) 
     report = config_error("dev", {"vercel": block})
     _one_problem(report, "dev")
     assert fragment in report
+
+
+# -- policy vercel-stack-binding: the same line, independent of the program's code ----------------
+def _binding(run: ProgramRun, policy_stack: str) -> list[str]:
+    from policy.guardrails import POLICIES
+    from tools.policy_config import load_policy_config, resolve
+    from tools.policy_eval import evaluate
+
+    settings = resolve(POLICIES, load_policy_config(policy_stack))
+    return [f.message for f in evaluate(run, POLICIES, settings) if f.policy == "vercel-stack-binding"]
+
+
+def test_policy_accepts_what_each_stack_may_write() -> None:
+    prod = run_ok("prod", with_vercel("prod", targets=["production", "preview"], gitBranch="staging"))
+    assert _binding(prod, "prod") == []
+    assert _binding(run_ok("dev", with_vercel("dev", targets=["preview"])), "dev") == []
+
+
+def test_policy_refuses_production_under_devs_policy_config() -> None:
+    prod = run_ok("prod", with_vercel("prod", targets=["production"]))
+    found = _binding(prod, "dev")
+    keys = prod.outputs["consumer_env"]["app"]
+    assert len(found) == len(keys) and all(
+        "targets production: this stack may write only preview" in m for m in found
+    )
+
+
+def test_policy_refuses_a_team_other_than_the_providers() -> None:
+    import dataclasses
+
+    run = run_ok("prod", with_vercel("prod", targets=["production"]))
+    variables = run.one(VERCEL)
+    moved = dataclasses.replace(
+        variables, wire_inputs={**variables.wire_inputs, "teamId": team_of("dev").team}
+    )
+    other = dataclasses.replace(run, resources=[moved if r is variables else r for r in run.resources])
+    assert _binding(other, "prod") == [
+        f"teamId {team_of('dev').team!r} is not its provider's team {team_of('prod').team!r}: a stack's "
+        "Vercel provider and every variable are bound to the stack's own team (`vercel.team`)."
+    ]
