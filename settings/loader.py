@@ -155,7 +155,14 @@ def validate(
 ) -> tuple[StackConfig | None, list[ConfigProblem]]:
     """Validate the project's config values; the typed config or every problem."""
     explain = _Explain(project, stack, secret_keys)
-    context = {"project": project, "stack": stack, "secret_keys": secret_keys}
+    # stack_vercel: the raw `vercel` block, which a consumer's `vercel` block is checked against
+    # (settings.vercel_delivery), so those problems come with the consumer's others.
+    context = {
+        "project": project,
+        "stack": stack,
+        "secret_keys": secret_keys,
+        "stack_vercel": values.get("vercel"),
+    }
     try:
         return StackConfig.model_validate(dict(values), context=context), []
     except ValidationError as exc:

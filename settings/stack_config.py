@@ -15,7 +15,6 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -31,7 +30,7 @@ from .rules import (
     Settings,
 )
 from .serverless_cache import Cache
-from .vercel_delivery import VercelTeam, team_binding
+from .vercel_delivery import VercelTeam
 
 
 class StackConfig(Settings):
@@ -113,12 +112,6 @@ class StackConfig(Settings):
         if problems:
             fail(*problems)
         return value
-
-    @model_validator(mode="after")
-    def _vercel_team_binding(self, info: ValidationInfo) -> StackConfig:
-        if problems := team_binding(self.vercel, self.consumers, (info.context or {}).get("stack", "")):
-            fail(*problems)
-        return self
 
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:

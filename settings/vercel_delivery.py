@@ -9,8 +9,7 @@ write only the `preview` target, so a dev config can never replace a project's p
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,9 +24,6 @@ from .rules import (
     no_duplicates,
     non_empty,
 )
-
-if TYPE_CHECKING:
-    from .consumers import Consumer
 
 VercelTarget = Literal["production", "preview", "development"]
 # Stacks whose variables may go to a project's production target (the live app's environment).
@@ -153,51 +149,53 @@ class Vercel(Settings):
                     value=self.git_branch,
                 )
             )
+        if "stack_vercel" in (info.context or {}):  # the loader passes the stack's raw `vercel` block
+            problems += self._team_binding((info.context or {})["stack_vercel"], stack)
         if problems:
             fail(*problems)
         return self
 
-
-def team_binding(team: VercelTeam | None, consumers: Mapping[str, Consumer], stack: str) -> list[Problem]:
-    """Every consumer's project must be one the stack's team declares (locations from the root)."""
-    problems = []
-    for name, consumer in consumers.items():
-        if consumer.vercel is None:
-            continue
-        at = ["consumers", name, "vercel"]
-        if team is None:
-            problems.append(
+    def _team_binding(self, block: Any, stack: str) -> list[Problem]:
+        """The project must be one the stack's team declares (the block's own errors are reported
+        at `vercel`; a block too broken to compare is left to them)."""
+        if block is None:
+            return [
                 rule(
                     f"needs the stack's Vercel team: stack '{stack}' declares no `vercel` key, so the "
                     "project's team (and the token's scope) is unknown",
-                    f"add `vercel: {{team: team_..., projects: [{consumer.vercel.project_id}]}}` to "
+                    f"add `vercel: {{team: team_..., projects: [{self.project_id}]}}` to "
                     f"Pulumi.{stack}.yaml (the team that owns the project; docs/vercel.md)",
-                    at=[*at, "projectId"],
-                    value=consumer.vercel.project_id,
+                    at=["projectId"],
+                    value=self.project_id,
                 )
-            )
-            continue
-        if consumer.vercel.team_id is not None and consumer.vercel.team_id != team.team:
+            ]
+        team, projects = (
+            (block.get("team"), block.get("projects")) if isinstance(block, dict) else (None, None)
+        )
+        if not isinstance(team, str) or not isinstance(projects, list):
+            return []
+        problems = []
+        if self.team_id is not None and self.team_id != team:
             problems.append(
                 rule(
-                    f"is not the Vercel team of stack '{stack}' (vercel.team = \"{team.team}\"): a stack "
+                    f"is not the Vercel team of stack '{stack}' (vercel.team = \"{team}\"): a stack "
                     "writes only into its own team's projects",
-                    f'remove teamId (the variables go to "{team.team}"), or move this consumer\'s '
+                    f'remove teamId (the variables go to "{team}"), or move this consumer\'s '
                     "vercel block to the stack that owns that team",
-                    at=[*at, "teamId"],
-                    value=consumer.vercel.team_id,
+                    at=["teamId"],
+                    value=self.team_id,
                 )
             )
-        if consumer.vercel.project_id not in team.projects:
+        if self.project_id not in projects:
+            shown = ", ".join(str(p) for p in projects) or "none"
             problems.append(
                 rule(
                     f"is not one of the projects stack '{stack}' declares for its Vercel team "
-                    f'"{team.team}" (vercel.projects: {", ".join(team.projects) or "none"}): a stack '
-                    "writes only into its own team's projects",
+                    f'"{team}" (vercel.projects: {shown}): a stack writes only into its own team\'s projects',
                     "name the project this stack's team owns; add a project to vercel.projects only "
                     "after checking in the Vercel dashboard that it belongs to that team",
-                    at=[*at, "projectId"],
-                    value=consumer.vercel.project_id,
+                    at=["projectId"],
+                    value=self.project_id,
                 )
             )
-    return problems
+        return problems

@@ -198,6 +198,15 @@ def test_dev_config_naming_the_prod_team_is_refused() -> None:
     assert "fix: remove teamId" in report
 
 
+def test_a_prod_block_copied_into_dev_reports_every_problem_at_once() -> None:
+    prod = team_of("prod")
+    block = {"projectId": prod.projects[0], "teamId": prod.team, "targets": ["production"]}
+    report = config_error("dev", with_vercel("dev", **block))
+    assert report.startswith("stack 'dev' has 3 configuration problems:"), report
+    for key in ("targets[0]", "teamId", "projectId"):
+        assert f"{P}consumers.app.vercel.{key} = " in report
+
+
 def test_a_vercel_block_needs_the_stacks_team() -> None:
     report = config_error("prod", {**with_vercel("prod", targets=["production"]), "vercel": DELETE})
     _one_problem(report, "prod")
