@@ -40,7 +40,7 @@ def shared_vercel(files: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(f"{what}: {', '.join(sorted(names))}" for what, names in owners.items() if len(names) > 1)
 
 
-def with_vercel(stack: str, consumer: str = "app", **vercel: Any) -> dict[str, Any]:
+def with_vercel(stack: str, *, consumer: str = "app", **vercel: Any) -> dict[str, Any]:
     """The stack's consumers, `consumer` delivering to the stack's own project unless told otherwise."""
     consumers = stack_value(stack, "consumers")
     consumers[consumer]["vercel"] = {"projectId": team_of(stack).projects[0], **vercel}
@@ -200,7 +200,7 @@ def test_dev_config_naming_the_prod_team_is_refused() -> None:
 
 def test_a_prod_block_copied_into_dev_reports_every_problem_at_once() -> None:
     prod = team_of("prod")
-    block = {"projectId": prod.projects[0], "teamId": prod.team, "targets": ["production"]}
+    block: dict[str, Any] = {"projectId": prod.projects[0], "teamId": prod.team, "targets": ["production"]}
     report = config_error("dev", with_vercel("dev", **block))
     assert report.startswith("stack 'dev' has 3 configuration problems:"), report
     for key in ("targets[0]", "teamId", "projectId"):
