@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     model_validator,
 )
@@ -50,6 +51,26 @@ def _password_labels(values: list[str]) -> list[str]:
     if problems:
         fail(*problems)
     return values
+
+
+def _no_null_labels(values: Any) -> Any:
+    """`pulumi config set --path '...passwords[1]' x` on a consumer without `passwords` writes
+    [null, x]: name that, with the commands that fill the gap (the missing label was `initial`)."""
+    if not isinstance(values, list) or None not in values:
+        return values
+    nulls = [i for i, v in enumerate(values) if v is None]
+    commands = (
+        [f"pulumi config set --path '{{path}}[0]' {INITIAL_PASSWORD} --stack {{stack}}"] if 0 in nulls else []
+    )
+    commands += [f"pulumi config rm --path '{{path}}[{i}]' --stack {{stack}}" for i in reversed(nulls) if i]
+    fail(
+        rule(
+            "has an empty (null) entry: `pulumi config set --path '...passwords[1]'` on a consumer "
+            f"without a `passwords` key writes [null, <label>] (the unset list meant [{INITIAL_PASSWORD}])",
+            " && ".join(commands) + " (then `pulumi config get --path '{path}' --stack {stack}` "
+            f'shows e.g. ["{INITIAL_PASSWORD}", "<new label>"])',
+        )
+    )
 
 
 PositiveInt = Annotated[int, at_least(1, "must be at least 1", "use a whole number >= 1")]
@@ -96,8 +117,8 @@ class Consumer(Settings):
     qstash: Annotated[list[Literal["publish", "receive"]], no_duplicates()] = Field(default_factory=list)
     # The ClickHouse passwords the user accepts, by label, newest last: [a] -> [a, b] starts a
     # rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
-    passwords: Annotated[list[str], AfterValidator(_password_labels)] = Field(
-        default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]]
+    passwords: Annotated[list[str], BeforeValidator(_no_null_labels), AfterValidator(_password_labels)] = (
+        Field(default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]])
     )
     limits: Limits | None = None
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
@@ -124,10 +145,12 @@ class Consumer(Settings):
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:
-        if self.clickhouse == "none" and (self.limits is not None or self.retire):
+        if self.clickhouse == "none" and (self.limits is not None or (self.retire and self.vercel is None)):
             fail(
                 rule(
-                    "limits and retire apply to a consumer's ClickHouse user; this consumer has none",
+                    "limits apply to a consumer's ClickHouse user, retire to its ClickHouse user or Vercel "
+                    "variables; this consumer has no ClickHouse user"
+                    + ("" if self.vercel else " and no vercel block"),
                     "remove them, or set clickhouse: read|write",
                     value=None,
                 )

@@ -66,6 +66,8 @@ class StackSettings:
     protect: bool
     tags: dict[str, str]
     secrets: Secrets
+    # The stack's Vercel team when a consumer delivers to Vercel (else None: no Vercel provider).
+    vercel_team: str | None = None
 
 
 class _Explain:
@@ -117,6 +119,7 @@ class _Explain:
 
     def fill(self, fix: str, loc: Loc) -> str:
         fix = re.sub(r"\{set:([^}]*)\}", lambda m: self._set(loc, m.group(1)), fix)
+        fix = fix.replace("{path}", dotted(loc))
         return fix.replace("{stack}", self.stack).replace("{project}", self.project)
 
 
@@ -154,7 +157,14 @@ def validate(
 ) -> tuple[StackConfig | None, list[ConfigProblem]]:
     """Validate the project's config values; the typed config or every problem."""
     explain = _Explain(project, stack, secret_keys)
-    context = {"project": project, "stack": stack, "secret_keys": secret_keys}
+    # stack_vercel: the raw `vercel` block, which a consumer's `vercel` block is checked against
+    # (settings.vercel_delivery), so those problems come with the consumer's others.
+    context = {
+        "project": project,
+        "stack": stack,
+        "secret_keys": secret_keys,
+        "stack_vercel": values.get("vercel"),
+    }
     try:
         return StackConfig.model_validate(dict(values), context=context), []
     except ValidationError as exc:
@@ -194,4 +204,5 @@ def load_settings() -> StackSettings:
             secret(config.qstash_current_signing_key),
             secret(config.qstash_next_signing_key),
         ),
+        vercel_team=config.vercel.team if vercel and config.vercel is not None else None,
     )

@@ -30,6 +30,7 @@ from .rules import (
     Settings,
 )
 from .serverless_cache import Cache
+from .vercel_delivery import VercelTeam
 
 
 class StackConfig(Settings):
@@ -43,6 +44,8 @@ class StackConfig(Settings):
     consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
+    # The stack's Vercel team (settings.vercel_delivery): required once a consumer has a `vercel` block.
+    vercel: VercelTeam | None = None
     # The admin (`default`) password's SHA-256, as the service takes it (`make admin-hash`).
     clickhouse_admin_password_hash: SecretStr
     qstash_token: SecretStr

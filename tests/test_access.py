@@ -1,4 +1,4 @@
-"""Least privilege under the mocks: a SQL user per consumer, pipeline state, Vercel delivery."""
+"""Least privilege under the mocks: a SQL user per consumer, pipeline state (Vercel: test_vercel)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.helpers import config_error, run_ok, stack_value
-from tools.harness import REDIS, ProgramRun
+from tools.harness import REDIS
 
 USER = "pulumi-python:dynamic/clickhouse:User"
 ROLE = "pulumi-python:dynamic/clickhouse:Role"
 GRANT = "pulumi-python:dynamic/clickhouse:Grant"
 DATABASE = "pulumi-python:dynamic/clickhouse:Database"
-VERCEL = "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables"
 
 
 def _plain(value: Any) -> Any:
@@ -199,64 +198,3 @@ def test_consumers_are_validated_all_at_once() -> None:
 def test_consumers_are_required() -> None:
     report = config_error("dev", {"consumers": {}})
     assert "salla-analytics-infra:consumers = {}: must declare at least one consumer" in report
-
-
-def _with_vercel() -> dict[str, Any]:
-    consumers = stack_value("prod", "consumers")
-    consumers["app"]["vercel"] = {
-        "projectId": "prj_app123",
-        "teamId": "team_salla",
-        "targets": ["production"],
-    }
-    return {"consumers": consumers}
-
-
-def test_vercel_block_writes_secret_sensitive_variables(prod: ProgramRun) -> None:
-    assert not prod.of_type(VERCEL) and not prod.of_type("pulumi:providers:vercel")
-    run = run_ok("prod", _with_vercel())
-    resource = run.one(VERCEL)
-    assert (resource.inputs["projectId"], resource.inputs["teamId"]) == ("prj_app123", "team_salla")
-    provider = run.one("pulumi:providers:vercel")
-    assert set(provider.inputs) <= {"version"}  # VERCEL_API_TOKEN comes from the environment
-    assert resource.provider.startswith(provider.urn + "::")
-    assert "variables" in resource.secret_inputs  # the whole list is secret ...
-    env = run.outputs["consumer_env"]["app"]
-    wire = resource.wire_inputs["variables"]  # ... and so is each value, as the engine gets it
-    assert sorted(v["key"] for v in wire) == sorted(env)
-    for variable in wire:
-        assert rpc.is_rpc_secret(variable["value"]), variable["key"]
-        assert variable["sensitive"] is True and variable["targets"] == ["production"]
-        assert variable["value"]["value"] == env[variable["key"]]
-
-
-def test_vercel_preview_is_scoped_to_the_git_branch() -> None:
-    consumers = stack_value("prod", "consumers")
-    consumers["app"]["vercel"] = {
-        "projectId": "prj_app",
-        "targets": ["production", "preview"],
-        "gitBranch": "staging",
-    }
-    run = run_ok("prod", {"consumers": consumers})
-    wire = run.one(VERCEL).wire_inputs["variables"]
-    env = run.outputs["consumer_env"]["app"]
-    scopes = sorted((v["key"], tuple(v["targets"]), v.get("gitBranch")) for v in wire)
-    assert scopes == sorted(
-        [(key, ("production",), None) for key in env] + [(key, ("preview",), "staging") for key in env]
-    )
-    assert all(v["sensitive"] is True and rpc.is_rpc_secret(v["value"]) for v in wire)
-
-
-def test_vercel_preview_without_a_branch_is_fine_on_dev() -> None:
-    consumers = stack_value("dev", "consumers")
-    consumers["app"]["vercel"] = {"projectId": "prj_app", "targets": ["production", "preview"]}
-    wire = run_ok("dev", {"consumers": consumers}).one(VERCEL).wire_inputs["variables"]
-    assert {(tuple(v["targets"]), v.get("gitBranch")) for v in wire} == {(("production", "preview"), None)}
-
-
-def test_vercel_needs_its_token_only_when_used() -> None:
-    run = run_ok("prod", env={"VERCEL_API_TOKEN": ""})  # no vercel block: not needed
-    assert run.error is None
-    from tools.harness import run_program
-
-    failed = run_program("prod", _with_vercel(), env={"VERCEL_API_TOKEN": ""})
-    assert failed.error is not None and "VERCEL_API_TOKEN (environment variable) = (not set)" in failed.error
