@@ -78,7 +78,9 @@ class Quota:
 
 
 N = r"`?([A-Za-z0-9_.\-]+)`?"  # a (back)quoted name
-TARGET = r"(\*\.\*|`?[A-Za-z0-9_\-]+`?\.\*|`?[A-Za-z0-9_\-]+`?\.`?[A-Za-z0-9_\-]+`?|`?[A-Za-z0-9_\-]+`?\*?)"
+TARGET = (
+    r"(\*\.\*|`?[A-Za-z0-9_\-]+`?\.\*|`?[A-Za-z0-9_\-]+`?\.`?[A-Za-z0-9_\-]+`?|`?[A-Za-z0-9_\-]+`?\*?|\*)"
+)
 # Access types granted on a user or role name (pattern) rather than a database (AccessType.h: USER_NAME).
 NAME_SCOPED = frozenset(f"{verb} {kind}" for verb in ("CREATE", "ALTER", "DROP") for kind in ("USER", "ROLE"))
 NAMES = r"((?:`?[A-Za-z0-9_.\-]+`?, )*`?[A-Za-z0-9_.\-]+`?)"  # a list of names
