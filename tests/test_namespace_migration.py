@@ -60,9 +60,14 @@ def test_step_one_keeps_the_former_objects_unprotected_and_hands_out_the_new_use
     env = run.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
     assert "://salla_app:" in env and env == before.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
     # Prod's policies pass: the former objects may go, the new ones and the passwords stay protected.
-    assert [
-        f for f in findings("prod", {"consumers": _migrating("prod")}) if f.enforcement == "mandatory"
-    ] == []
+    found = findings("prod", {"consumers": _migrating("prod")})
+    assert [(f.policy, f.resource) for f in found if f.level == "mandatory"] == []
+    # The pack really runs on this program: a missing limit is still found.
+    unmarked = _migrating("prod")
+    unmarked["ai"]["limits"].pop("maxResultRows")
+    assert {f.resource for f in findings("prod", {"consumers": unmarked})} >= {
+        "warehouse-access-ai-sql-limits"
+    }
 
 
 def test_without_the_key_prod_declares_only_the_namespace() -> None:
