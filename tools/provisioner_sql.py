@@ -52,7 +52,8 @@ PROFILES_AND_QUOTAS = (
 ROLE_PRIVILEGES = "SELECT, INSERT, CREATE TABLE, ALTER TABLE, DROP TABLE"
 # The observer's sessions are read-only on top of holding no write privilege (2: it may still set
 # session settings, which the HTTP client does); CONST: it cannot lift it. A user-level setting,
-# not a settings profile: the provisioner may alter any profile, but never the observer itself.
+# not a shared settings profile (which the provisioner could alter). Defence in depth only: its
+# grants alone refuse every write and every table read.
 OBSERVER_SETTINGS = "SETTINGS readonly = 2 CONST"
 
 
