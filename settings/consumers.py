@@ -195,6 +195,19 @@ def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
                     value=name,
                 )
             )
+    namespaced = {sql_user_name(name): name for name in consumers}
+    for name, consumer in consumers.items():
+        other = namespaced.get(legacy_sql_user_name(name))
+        if consumer.legacy_sql_user and other is not None:
+            problems.append(
+                rule(
+                    f"its former SQL user '{legacy_sql_user_name(name)}' is the SQL user of consumer "
+                    f"'{other}': both cannot exist",
+                    f"migrate '{other}' first (or rename one of them), then set legacySqlUser here",
+                    at=[name, "legacySqlUser"],
+                    value=True,
+                )
+            )
     if problems:
         fail(*problems)
     return consumers

@@ -107,3 +107,13 @@ def test_the_sql_steps_create_the_new_then_drop_the_old() -> None:
     assert "DROP USER IF EXISTS `app`" in step2 and "salla_app" not in " ".join(step2)
     assert set(model.users) == {"salla_app"} and set(model.profiles) == {"salla_app_limits"}
     assert set(model.quotas) == {"salla_app_quota"}
+
+
+def test_a_former_name_may_not_be_another_consumers_new_name() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["salla-app"] = {"clickhouse": "read", "legacySqlUser": True}  # former user `salla_app`
+    message = config_error("dev", {"consumers": consumers})
+    assert "its former SQL user 'salla_app' is the SQL user of consumer 'app'" in message
+    consumers["salla-app"]["legacySqlUser"] = False
+    run = run_ok("dev", {"consumers": consumers})
+    assert "salla_salla_app" in {_plain(u.inputs["name"]) for u in run.of_type(USER)}
