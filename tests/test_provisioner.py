@@ -250,6 +250,7 @@ H = "a" * 64
 # What the SQL provider does (one of each kind) on the namespaced objects: none may need more.
 ALLOWED = [
     f"CREATE USER IF NOT EXISTS salla_app2 IDENTIFIED WITH sha256_hash BY '{H}'",
+    f"CREATE USER `salla_app3` IDENTIFIED WITH sha256_hash BY '{H}' DEFAULT ROLE NONE",  # quoted, as sent
     f"ALTER USER salla_app IDENTIFIED WITH sha256_hash BY '{H}'",
     f"ALTER USER salla_app ADD IDENTIFIED WITH sha256_hash BY '{H}'",
     "ALTER USER salla_app DEFAULT ROLE analytics_read",
