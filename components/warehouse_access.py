@@ -10,6 +10,9 @@ gets its own user, with one pulumi_random password per label in its `passwords` 
 rotation is in progress; the newest is the one handed out), sent to ClickHouse only as hex SHA-256
 hashes, and its own limits: a settings profile `<user>_limits` (constraints) and a quota
 `<user>_quota` (per hour), per consumer because consumers of the same access differ in load.
+Users, profiles and quotas live in the namespace `salla_` (settings.consumers.SQL_NAMESPACE:
+user `salla_app`), the only user names the provisioning user may manage; `legacySqlUser` keeps a
+consumer's former objects (`app`, `app_limits`, `app_quota`) during the migration.
 With `protect` (prod) every SQL object and password is protected, except a consumer's own
 objects once it is marked `retire: true` (step 1 of removing it) and the outgoing password of a
 rotation in progress (so that finishing the rotation can delete it).
@@ -23,7 +26,7 @@ import pulumi
 import pulumi_random as random
 
 from clickhouse_sql import Database, Endpoint, Grant, Quota, Role, SettingsProfile, User
-from settings.consumers import INITIAL_PASSWORD, Consumer, sql_user_name
+from settings.consumers import INITIAL_PASSWORD, Consumer, legacy_sql_user_name, sql_user_name
 from settings.passwords import sha256_hex
 
 from .urls import credential_url
@@ -138,6 +141,55 @@ class WarehouseAccess(pulumi.ComponentResource):
             self.rotation[consumer] = rotation_step(settings)
         self.register_outputs({"roles": self.roles, "rotation": self.rotation})
 
+    def _sql_user(
+        self,
+        resource: str,
+        user_name: str,
+        settings: Consumer,
+        hashes: pulumi.Output[list[str]],
+        args: WarehouseAccessArgs,
+        depends_on: Grant,
+        opts: pulumi.ResourceOptions,
+        retiring: bool,
+    ) -> User:
+        """One SQL user with the consumer's passwords (`hashes`), its settings profile and quota.
+
+        `resource` is the resource-name prefix: `<component>-<consumer>-sql` for the namespaced
+        objects, `<component>-<consumer>` for the former ones (their names in existing states)."""
+        user = User(
+            f"{resource}-user",
+            name=user_name,
+            passwords_sha256_hex=hashes,
+            default_role=self.roles[settings.clickhouse],
+            connection=args.connection,
+            retiring=retiring,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[depends_on])),
+        )
+        source = "config" if settings.limits_complete() else "defaults"
+        after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
+        SettingsProfile(
+            f"{resource}-limits",
+            name=f"{user_name}_limits",
+            user=user.name,
+            settings=profile_settings(settings),
+            limits_source=source,
+            connection=args.connection,
+            retiring=retiring,
+            opts=after_user,
+        )
+        Quota(
+            f"{resource}-quota",
+            name=f"{user_name}_quota",
+            user=user.name,
+            interval_seconds=QUOTA_INTERVAL_SECONDS,
+            limits=quota_limits(user_name, settings.effective_limits()),
+            limits_source=source,
+            connection=args.connection,
+            retiring=retiring,
+            opts=after_user,
+        )
+        return user
+
     def _consumer(
         self, name: str, consumer: str, settings: Consumer, args: WarehouseAccessArgs, grant: Grant
     ) -> pulumi.Output[str]:
@@ -160,43 +212,21 @@ class WarehouseAccess(pulumi.ComponentResource):
             )
             for label in settings.passwords
         ]
-        user_name = sql_user_name(consumer)
-        user = User(
-            f"{name}-{consumer}-user",
-            name=user_name,
-            passwords_sha256_hex=pulumi.Output.all(*[p.result for p in passwords]).apply(
-                lambda results: [sha256_hex(r) for r in results]
-            ),
-            default_role=self.roles[settings.clickhouse],
-            connection=args.connection,
-            retiring=settings.retire,
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
+        hashes = pulumi.Output.all(*[p.result for p in passwords]).apply(
+            lambda results: [sha256_hex(r) for r in results]
         )
-        source = "config" if settings.limits_complete() else "defaults"
-        limits = settings.effective_limits()
-        after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
-        SettingsProfile(
-            f"{name}-{consumer}-limits",
-            name=f"{user_name}_limits",
-            user=user.name,
-            settings=profile_settings(settings),
-            limits_source=source,
-            connection=args.connection,
-            retiring=settings.retire,
-            opts=after_user,
+        resource = f"{name}-{consumer}"
+        user = self._sql_user(
+            f"{resource}-sql", sql_user_name(consumer), settings, hashes, args, grant, opts, settings.retire
         )
-        Quota(
-            f"{name}-{consumer}-quota",
-            name=f"{user_name}_quota",
-            user=user.name,
-            interval_seconds=QUOTA_INTERVAL_SECONDS,
-            limits=quota_limits(consumer, limits),
-            limits_source=source,
-            connection=args.connection,
-            retiring=settings.retire,
-            opts=after_user,
-        )
+        if settings.legacy_sql_user:
+            # Migration (docs/provisioning.md): the former user, profile and quota stay, under their
+            # former resource names, unprotected and retiring (no SQL), until the key is removed.
+            self._sql_user(
+                resource, legacy_sql_user_name(consumer), settings, hashes, args, grant, unprotected, True
+            )
         # Secret: built from the newest password, which the random provider returns as a secret.
+        # Always the namespaced user: during the migration, that is what is handed out.
         return pulumi.Output.all(user.name, passwords[-1].result, args.host, args.https_port).apply(
             lambda parts: credential_url("https", *parts) + f"/{args.database}"
         )

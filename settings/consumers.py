@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from .errors import fail, rule
-from .passwords import PROVISIONER_USER
+from .passwords import OBSERVER_USER, PROVISIONER_USER
 from .rules import (
     Settings,
     at_least,
@@ -26,6 +26,10 @@ PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 # The label of the password every consumer had before `passwords` existed (its RandomPassword keeps
 # the old resource name and keepers, so switching from `rotation` to `passwords` changes no password).
 INITIAL_PASSWORD = "initial"
+# Every SQL user, settings profile and quota the program manages carries this prefix: the
+# provisioning user's user management is granted on `salla_*` only (docs/provisioning.md), so it
+# cannot touch a user made by hand (a BI tool, `default`, `observer`, itself).
+SQL_NAMESPACE = "salla_"
 GIB = 1024**3
 
 
@@ -124,6 +128,10 @@ class Consumer(Settings):
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
     retire: bool = Field(False, examples=[True])
+    # Migration to the SQL namespace (docs/provisioning.md): while true, the consumer's former user
+    # `<name>` (and `<name>_limits`, `<name>_quota`) is kept, unprotected, beside `salla_<name>`,
+    # which the outputs hand out; removing the key drops the former objects.
+    legacy_sql_user: bool = Field(False, examples=[True])
     vercel: Vercel | None = None
 
     @model_validator(mode="before")
@@ -145,11 +153,13 @@ class Consumer(Settings):
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:
-        if self.clickhouse == "none" and (self.limits is not None or (self.retire and self.vercel is None)):
+        if self.clickhouse == "none" and (
+            self.limits is not None or (self.retire and self.vercel is None) or self.legacy_sql_user
+        ):
             fail(
                 rule(
-                    "limits apply to a consumer's ClickHouse user, retire to its ClickHouse user or Vercel "
-                    "variables; this consumer has no ClickHouse user"
+                    "limits and legacySqlUser apply to a consumer's ClickHouse user, retire to its "
+                    "ClickHouse user or Vercel variables; this consumer has no ClickHouse user"
                     + ("" if self.vercel else " and no vercel block"),
                     "remove them, or set clickhouse: read|write",
                     value=None,
@@ -169,9 +179,13 @@ class Consumer(Settings):
         return all(own.get(key) is not None for key in LIMIT_DEFAULTS.get(self.clickhouse, {}))
 
 
-# SQL users a consumer may never take over: the service's admin user, and the user the program
-# manages the SQL objects with (`make provisioner`). Name -> what it is.
-RESERVED_USERS = {"default": "the ClickHouse admin user", PROVISIONER_USER: "the provisioning user"}
+# SQL users a consumer's former (pre-namespace) user name may never be: the service's admin user,
+# and the users `make provisioner` makes. Name -> what it is.
+RESERVED_USERS = {
+    "default": "the ClickHouse admin user",
+    PROVISIONER_USER: "the provisioning user",
+    OBSERVER_USER: "the read-only observer user",
+}
 RESERVED_CONSUMERS = frozenset(RESERVED_USERS)
 
 
@@ -195,14 +209,27 @@ def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
                     value=name,
                 )
             )
-        elif sql_user_name(name) in RESERVED_CONSUMERS:
+        elif legacy_sql_user_name(name) in RESERVED_CONSUMERS:
             problems.append(
                 rule(
-                    f"is reserved: its SQL user would be {RESERVED_USERS[sql_user_name(name)]} "
-                    f"'{sql_user_name(name)}'",
+                    f"is reserved: its SQL user would be {RESERVED_USERS[legacy_sql_user_name(name)]} "
+                    f"'{legacy_sql_user_name(name)}'",
                     "rename the consumer, e.g. app",
                     at=[name],
                     value=name,
+                )
+            )
+    namespaced = {sql_user_name(name): name for name in consumers}
+    for name, consumer in consumers.items():
+        other = namespaced.get(legacy_sql_user_name(name))
+        if consumer.legacy_sql_user and other is not None:
+            problems.append(
+                rule(
+                    f"its former SQL user '{legacy_sql_user_name(name)}' is the SQL user of consumer "
+                    f"'{other}': both cannot exist",
+                    f"migrate '{other}' first (or rename one of them), then set legacySqlUser here",
+                    at=[name, "legacySqlUser"],
+                    value=True,
                 )
             )
     if problems:
@@ -210,6 +237,11 @@ def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
     return consumers
 
 
-def sql_user_name(consumer: str) -> str:
-    """A consumer's ClickHouse SQL user (consumer names allow '-', the SQL identifiers here do not)."""
+def legacy_sql_user_name(consumer: str) -> str:
+    """A consumer's SQL user before the namespace (consumer names allow '-', SQL identifiers here do not)."""
     return consumer.replace("-", "_")
+
+
+def sql_user_name(consumer: str) -> str:
+    """A consumer's ClickHouse SQL user, in the namespace: `app` -> `salla_app`."""
+    return SQL_NAMESPACE + legacy_sql_user_name(consumer)

@@ -24,7 +24,11 @@ def _plain(value: Any) -> Any:
 def test_one_user_per_consumer_with_its_role(stack: str) -> None:
     run = run_ok(stack)
     users = {_plain(u.inputs["name"]): _plain(u.inputs["default_role"]) for u in run.of_type(USER)}
-    assert users == {"app": "analytics_read", "data_pipeline": "analytics_write", "ai": "analytics_read"}
+    assert users == {
+        "salla_app": "analytics_read",
+        "salla_data_pipeline": "analytics_write",
+        "salla_ai": "analytics_read",
+    }
     for user in run.of_type(USER):
         assert "passwords_sha256_hex" in user.secret_inputs
         assert set(_plain(user.inputs["connection"])) == {"host", "port"}  # the login is the environment's
@@ -50,7 +54,7 @@ def test_a_consumer_without_clickhouse_gets_no_user() -> None:
     consumers = stack_value("dev", "consumers")
     consumers["ai"]["clickhouse"] = "none"
     run = run_ok("dev", {"consumers": consumers})
-    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == ["app", "data_pipeline"]
+    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == ["salla_app", "salla_data_pipeline"]
     assert (
         "ai" not in run.outputs["consumer_env"] or "CLICKHOUSE_URL" not in run.outputs["consumer_env"]["ai"]
     )
@@ -70,7 +74,7 @@ def test_rotation_is_two_explicit_steps_and_the_step_is_an_output() -> None:
     # Sorted: the registration order of the passwords is not fixed.
     app_passwords = sorted(p.name for p in started.of_type(PASSWORD) if "-app-" in p.name)
     assert app_passwords == ["warehouse-access-app-password", "warehouse-access-app-password-2026-11"]
-    app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "app")
+    app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "salla_app")
     assert len(_plain(app_user.inputs["passwords_sha256_hex"])) == 2
     env = started.outputs["consumer_env"]
     assert env["app"]["CLICKHOUSE_URL"] != before.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
@@ -97,23 +101,23 @@ def test_prod_protects_sql_objects_and_passwords_until_a_consumer_retires() -> N
     retiring = run_ok("prod", {"consumers": consumers})
     unprotected = sorted(r.name for r in retiring.resources if r.custom and not r.protect and "ai" in r.name)
     assert unprotected == [
-        "warehouse-access-ai-limits",
         "warehouse-access-ai-password",
-        "warehouse-access-ai-quota",
-        "warehouse-access-ai-user",
+        "warehouse-access-ai-sql-limits",
+        "warehouse-access-ai-sql-quota",
+        "warehouse-access-ai-sql-user",
     ]
-    assert all(r.protect for r in retiring.of_type(USER) if _plain(r.inputs["name"]) != "ai")
+    assert all(r.protect for r in retiring.of_type(USER) if _plain(r.inputs["name"]) != "salla_ai")
 
 
 def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
     run = run_ok("dev")
     profiles = {_plain(p.inputs["name"]): p.inputs for p in run.of_type(PROFILE)}
-    app = {e["name"]: e for e in profiles["app_limits"]["settings"]}
+    app = {e["name"]: e for e in profiles["salla_app_limits"]["settings"]}
     assert (app["readonly"]["value"], app["readonly"]["const"]) == (2, True)
     assert app["max_memory_usage"]["max"] == 4 * 1024**3 and app["max_memory_usage"]["min"] == 1
-    writer = {e["name"] for e in profiles["data_pipeline_limits"]["settings"]}
+    writer = {e["name"] for e in profiles["salla_data_pipeline_limits"]["settings"]}
     assert writer == {"max_memory_usage", "max_execution_time"}
-    assert profiles["app_limits"]["limits_source"] == "defaults"
+    assert profiles["salla_app_limits"]["limits_source"] == "defaults"
     consumers = stack_value("dev", "consumers")
     consumers["ai"]["limits"] = {
         "maxMemoryUsageBytes": 2 * 1024**3,
@@ -123,7 +127,7 @@ def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
         "readRowsPerHour": 1_000_000,
     }
     tuned = run_ok("dev", {"consumers": consumers})
-    quota = next(q for q in tuned.of_type(QUOTA) if _plain(q.inputs["name"]) == "ai_quota")
+    quota = next(q for q in tuned.of_type(QUOTA) if _plain(q.inputs["name"]) == "salla_ai_quota")
     assert quota.inputs["limits"] == {"queries": 100, "read_rows": 1_000_000}
     assert quota.inputs["limits_source"] == "config"
 

@@ -305,13 +305,13 @@ def test_warehouse_outputs(dev: ProgramRun) -> None:
     url = urlsplit(dev.outputs["clickhouse_connection_string"])
     assert (url.scheme, url.username, url.hostname, url.port, url.path) == (
         "https",
-        "app",
+        "salla_app",
         https["host"],
         8443,
         "/analytics",
     )
     etl = urlsplit(dev.outputs["clickhouse_etl_connection_string"])
-    assert (etl.username, etl.hostname) == ("data_pipeline", https["host"])
+    assert (etl.username, etl.hostname) == ("salla_data_pipeline", https["host"])
     assert url.password != etl.password
 
 
