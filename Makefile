@@ -133,8 +133,9 @@ outputs: venv ## one consumer's env vars: STACK=prod CONSUMER=app [FORMAT=dotenv
 admin-hash: venv ## the admin password's hash for clickhouseAdminPasswordHash (prompts twice, prints only the hash; pipe with make -s)
 	@$(BIN)/python -m tools.admin_hash --stack $(STACK)
 
-provisioner: venv ## once per service, as the admin: create/converge the `provisioner` SQL user (STACK=..., HOST=..., ROTATE=1 adds a password)
-	$(BIN)/python -m tools.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(if $(ROTATE),--add-password)
+provisioner: venv ## once per service, as the admin: create/converge the `provisioner` and `observer` SQL users (STACK= HOST= PORT=; ROTATE=provisioner|observer, LEGACY=1, BREAK_GLASS=1: docs/provisioning.md)
+	$(BIN)/python -m tools.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
+		$(if $(ROTATE),--rotate $(ROTATE)) $(if $(LEGACY),--legacy) $(if $(BREAK_GLASS),--break-glass)
 
 bench: ## speed figures, medians of RUNS runs: WHAT="validate test quickstart" (default: validate test)
 	$(PYTHON) -m tools.bench $(WHAT) --runs $(RUNS)

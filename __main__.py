@@ -19,7 +19,7 @@ from stack.contract import Sources, export_contract
 from stack.providers import build_providers
 
 settings = load_settings()  # every config problem at once (config and environment), or typed settings
-providers = build_providers(vercel=any(c.vercel for c in settings.consumers.values()))
+providers = build_providers(vercel_team=settings.vercel_team)
 secrets = settings.secrets
 
 warehouse = DataWarehouse(
@@ -27,7 +27,6 @@ warehouse = DataWarehouse(
     DataWarehouseArgs(
         settings.warehouse,
         secrets.clickhouse_admin_password_hash,
-        secrets.clickhouse_provisioner_password,
         settings.tags,
         settings.protect,
     ),
@@ -81,4 +80,10 @@ envs = export_contract(
 )
 for name, consumer in settings.consumers.items():
     if consumer.vercel is not None:
-        VercelDelivery(f"vercel-{name}", VercelDeliveryArgs(consumer.vercel, envs[name]), providers.opts())
+        VercelDelivery(
+            f"vercel-{name}",
+            VercelDeliveryArgs(
+                consumer.vercel, envs[name], settings.vercel_team, settings.protect, consumer.retire
+            ),
+            providers.opts(),
+        )

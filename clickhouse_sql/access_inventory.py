@@ -2,7 +2,8 @@
 
 One per service (clickhouse_sql.inventory): everything on the server that touches the project's
 roles, consumers and namespace besides the project's own objects is its drift, repaired by the
-deploy that follows a refresh. `connection` is secret like every SQL resource's (resources.py).
+deploy that follows a refresh. Like every SQL resource (resources.py), `connection` is the endpoint
+`{host, port}` only (not secret: the login comes from the environment) and `stack` names the stack.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Sequence
 import pulumi
 import pulumi.dynamic
 
-from clickhouse_sql.client import Connection
+from clickhouse_sql.base import STACK
+from clickhouse_sql.client import Endpoint
 from clickhouse_sql.inventory import AccessInventoryProvider, names, namespace
-from clickhouse_sql.resources import CONNECTION_SECRETS, _options
+from clickhouse_sql.resources import NO_SECRETS, _options
 
 
 class AccessInventory(pulumi.dynamic.Resource, module="clickhouse", name="AccessInventory"):
@@ -38,7 +40,7 @@ class AccessInventory(pulumi.dynamic.Resource, module="clickhouse", name="Access
         profiles: Sequence[str],
         quotas: Sequence[str],
         operators: Sequence[str],
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -49,11 +51,12 @@ class AccessInventory(pulumi.dynamic.Resource, module="clickhouse", name="Access
             "profiles": names(list(profiles)),
             "quotas": names(list(quotas)),
             "operators": names(list(operators)),
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "drift": None,
             "found": None,
             "repair": None,
             "retiring": False,
         }
-        options = _options(opts, CONNECTION_SECRETS)
+        options = _options(opts, NO_SECRETS)
         super().__init__(AccessInventoryProvider(), resource_name, props, options)

@@ -4,7 +4,13 @@ Pulumi pickles a provider instance (with dill) into the state of every resource 
 unpickles it in the dynamic provider host to run create/diff/update/read/delete. So providers
 hold nothing but an optional executor factory (None = `client.connect`, looked up at call time;
 module-level functions and these classes pickle by reference): no client, no password, no cache.
-The provisioning credentials arrive with every call in the `connection` property. Keep module
+The `connection` property is the endpoint only ({host, port}); the login is read from the
+environment when an operation runs (clickhouse_sql.login: CLICKHOUSE_SQL_USER and
+CLICKHOUSE_SQL_PASSWORD), so no input, output or pickled provider holds a SQL password. A state
+written before that still holds the login in `connection`: diff reports it, and the update only
+stores the new `{host, port}` (no SQL), so the password leaves the state on the next `up`.
+Writes (create, update, delete) with the read-only login (`observer`) stop before any SQL;
+`read` (refresh) runs SELECTs only and works with it. Keep module
 paths and class names stable: states written by earlier deployments reference them
 (`clickhouse_sql.provider` re-exports every provider class).
 
@@ -41,14 +47,20 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from clickhouse_sql import adoption, client, statements
-from clickhouse_sql.client import Connection, ExecutorFactory, Session
+from clickhouse_sql import adoption, client, host_errors, login, statements
+from clickhouse_sql.client import ExecutorFactory, Session
+from clickhouse_sql.endpoint import connection_of, endpoint_of, login_keys
+
+# Errors worded for a user reach the engine without a traceback (see clickhouse_sql.host_errors).
+host_errors.install(client.ClickHouseSQLError, client.ClickHouseUnreachableError, login.ClickHouseLoginError)
 
 PROVIDER_KEY = "__provider"
 UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
 DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
 RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no SQL
 MISSING = "missing on the server (dropped by hand?): the next deploy creates it again as declared"
+# Input and output: the stack's name, for error messages (`make provisioner STACK=...`); no SQL.
+STACK = "stack"
 
 
 class PreciseDiff(DiffResult):
@@ -89,42 +101,20 @@ def is_known(value: Any) -> bool:
     return True
 
 
-def connection_of(props: Mapping[str, Any]) -> Connection:
-    """The validated `connection` property (port as int). Errors never show the password."""
-    raw = props.get("connection")
-    if not isinstance(raw, Mapping):
-        raise ValueError("connection must be a mapping {host, port, username, password}")
-    host, port, username, password = (raw.get(k) for k in ("host", "port", "username", "password"))
-    if not isinstance(host, str) or not host:
-        raise ValueError("connection.host must be a non-empty string")
-    if (
-        isinstance(port, bool)
-        or not isinstance(port, int | float)
-        or port != int(port)
-        or not 0 < port < 65536
-    ):
-        raise ValueError(f"connection.port must be a TCP port number, got {port!r}")
-    if not isinstance(username, str) or not username:
-        raise ValueError("connection.username must be a non-empty string")
-    if not isinstance(password, str):
-        raise ValueError("connection.password must be a string (a secret)")
-    return Connection(host=host, port=int(port), username=username, password=password)
-
-
 MOVED = "moved"  # the endpoint (host/port) changed: another service
-CREDENTIALS = "credentials"  # only the login (user or password) changed
+CREDENTIALS = "credentials"  # the stored value changed, the endpoint did not (e.g. a stored login removed)
 
 
 def connection_change(old: Any, new: Any) -> str | None:
-    """How the connection changed: MOVED (host/port), CREDENTIALS, or None."""
+    """How the connection changed: MOVED (host/port), CREDENTIALS (same endpoint), or None."""
     if not is_known(new):
         return CREDENTIALS  # settled when `pulumi up` registers the resource with known values
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
         return None if old == new else CREDENTIALS
     if (old.get("host"), old.get("port")) != (new.get("host"), new.get("port")):
         return MOVED
-    if (old.get("username"), old.get("password")) != (new.get("username"), new.get("password")):
-        return CREDENTIALS
+    if login_keys(old) != login_keys(new):
+        return CREDENTIALS  # an older state's stored login: the update only stores {host, port}
     return None
 
 
@@ -137,8 +127,9 @@ class SqlProvider(ResourceProvider):
     create and update read the live object and run `converge` (the same on a new endpoint, e.g.
     a service restored from a backup: nothing is deleted on the old one, and no replacement is
     needed, so a service that is gone cannot block the deployment). A credentials-only change
-    (provisioner password rotated) runs no SQL: the update only stores the new connection, so
-    later deletes and refreshes log in with it. The same for a change of only `flags` (e.g.
+    (a state from before the login moved to the environment: its `connection` still holds the
+    password) runs no SQL: the update only stores `{host, port}`. The same for `stack` and for a
+    change of only `flags` (e.g.
     `retiring`): the engine keeps a resource's old outputs when diff reports no change, and the
     stack policies read outputs, so such a flag must be a change, stored by an update without SQL.
     """
@@ -187,9 +178,17 @@ class SqlProvider(ResourceProvider):
 
     # -- helpers
 
+    def writer(self, props: Mapping[str, Any], verb: str) -> login.Login:
+        """The login from the environment, refused (before any SQL) when it is the read-only one."""
+        label = self.label(props)
+        who = login.current(label)
+        login.require_writer(who, label, verb)
+        return who
+
     def session(
-        self, props: Mapping[str, Any], *more_props: Mapping[str, Any]
+        self, props: Mapping[str, Any], *more_props: Mapping[str, Any], write: bool = True
     ) -> AbstractContextManager[Session]:
+        """A session as the environment's login; `write` (anything but a refresh) refuses `observer`."""
         secrets = [
             value
             for source in (props, *more_props)
@@ -197,12 +196,15 @@ class SqlProvider(ResourceProvider):
             for value in _strings(source.get(key))
         ]
         label = self.label(props)
+        who = self.writer(props, "writing") if write else login.current(label)
         factory = self._executor_factory or client.reporting_connect(label)
-        return client.session(factory, connection_of(props), label, secrets)
+        stack = props.get(STACK) if isinstance(props.get(STACK), str) else None
+        return client.session(factory, connection_of(props, who), label, secrets, stack)
 
     def outputs(self, props: Mapping[str, Any], drift: Sequence[str] = ()) -> dict[str, Any]:
         outs = {key: props.get(key) for key in self.keys}
-        outs["connection"] = dict(connection_of(props))
+        outs["connection"] = dict(endpoint_of(props))
+        outs[STACK] = props.get(STACK)
         for key, validate in self.validators.items():
             if outs.get(key) is not None:
                 outs[key] = validate(outs[key])
@@ -239,7 +241,12 @@ class SqlProvider(ResourceProvider):
         connection = rpc.unwrap_rpc_secret(news.get("connection"))
         if is_known(connection):
             try:
-                connection_of({"connection": connection})
+                endpoint_of({"connection": connection})
+                if extra := login_keys(connection):
+                    raise ValueError(
+                        f"connection must be {{host, port}} only, not {', '.join(extra)}: the SQL login "
+                        f"comes from the environment ({login.USER_ENV}, {login.PASSWORD_ENV}), never an input"
+                    )
             except ValueError as exc:
                 failures.append(CheckFailure("connection", str(exc)))
         return CheckResult(inputs, failures)
@@ -265,6 +272,8 @@ class SqlProvider(ResourceProvider):
                 diffs.append(key)
         if connection_change(olds.get("connection"), news.get("connection")) is not None:
             diffs.append("connection")
+        if news.get(STACK) is not None and olds.get(STACK) != news.get(STACK):
+            diffs.append(STACK)
         if olds.get(DRIFT):
             diffs.append(DRIFT)
         return PreciseDiff(diffs, replaces, self.delete_before_replace)
@@ -280,7 +289,7 @@ class SqlProvider(ResourceProvider):
         A create whose first statement made the object and whose later one failed removes it again
         (best effort), so the next `up` does not find a half-made object it would have to adopt.
         """
-        with self.session(p, *([olds] if olds else [])) as sql:
+        with self.session(p, *([olds] if olds else []), write=True) as sql:
             live = self.observe(sql, p)
             if olds is None and live is not None:
                 adoption.check(self, live, p)
@@ -301,16 +310,18 @@ class SqlProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = plain(props)
+        self.writer(p, "create")  # before any SQL
         self.apply(p, None)
         return CreateResult(self.object_id(p), self.outputs(p))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         olds, news = plain(_olds), plain(_news)
+        self.writer(news, "update")  # an `up` with the read-only login stops here, before any SQL
         diffs = self.diff(_id, _olds, _news).diffs
-        # Only the login and/or flags changed (on the same endpoint): store the outputs, run nothing.
+        # Only a stored login, the stack name and/or flags changed (same endpoint): store, run nothing.
         store_only = (
             bool(diffs)
-            and set(diffs) <= {"connection", *self.flags}
+            and set(diffs) <= {"connection", STACK, *self.flags}
             and connection_change(olds.get("connection"), news.get("connection")) != MOVED
         )
         if not store_only:
@@ -319,7 +330,7 @@ class SqlProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = self.with_id(id_, props)
-        with self.session(p) as sql:
+        with self.session(p, write=False) as sql:
             live = self.observe(sql, p)
         if live is None and DRIFT not in p:  # an import (no stored state): nothing to adopt
             return ReadResult("", {})
@@ -328,6 +339,8 @@ class SqlProvider(ResourceProvider):
         return ReadResult(id_, self.outputs(p, self.drift(live, p)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """No SQL here (a kind that drops something overrides this); still refused with `observer`."""
+        self.writer(plain(_props), "delete")
         return None
 
 

@@ -2,8 +2,9 @@
 and clean (scrubbed) errors.
 
 Nothing here is stored on a provider: the providers call `connect` (a module-level function,
-pickled by reference) per operation, and the connection (with the provisioning user's password)
-only ever lives in the operation's arguments.
+pickled by reference) per operation, and the `Connection` (the endpoint from the resource's
+inputs plus the login read from the environment at call time, clickhouse_sql.login) only ever
+lives in the operation's local variables.
 
 Transport, verified in the installed clickhouse-connect 1.12.0 sources:
 - `HttpClient.command(cmd)` (driver/_backendclient.py) binds the command and calls
@@ -29,6 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
+from clickhouse_sql import login
 from clickhouse_sql.queries import Query
 
 ALLOW_LIST_HINT = (
@@ -48,8 +50,16 @@ ACCESS_DENIED_HINT = (
 DRIVER_LOGGER = "clickhouse_connect"
 
 
+class Endpoint(TypedDict):
+    """Where to run the SQL: the service's HTTPS endpoint (the resources' `connection` input)."""
+
+    host: str
+    port: int
+
+
 class Connection(TypedDict):
-    """Where and as whom to run the SQL: the HTTPS endpoint and the `provisioner` user (never `default`)."""
+    """Where and as whom to run the SQL, for one operation: the endpoint and the login from the
+    environment (`provisioner` or `observer`, never `default`). Never an input, output or attribute."""
 
     host: str
     port: int
@@ -268,14 +278,35 @@ def reporting_connect(label: str, report: Callable[[str], None] = log_info) -> E
 
 
 def clean_error(
-    exc: Exception, label: str, verb: str, connection: Mapping[str, Any], secrets: Sequence[str]
+    exc: Exception,
+    label: str,
+    verb: str,
+    connection: Mapping[str, Any],
+    secrets: Sequence[str],
+    stack: str | None = None,
+    write: bool = False,
 ) -> Exception:
-    """One clean exception for a failed operation on `label` (e.g. "user `app`"), secrets scrubbed."""
+    """One clean exception for a failed operation on `label` (e.g. "user `app`"), secrets scrubbed.
+
+    A refused login (516) names `make provisioner` with this stack's values; ACCESS_DENIED on a
+    write (`write`: a DDL statement) with another login than the provisioner's is the read-only
+    login's message.
+    """
     all_secrets = [connection.get("password", ""), *secrets]
     if isinstance(exc, ClickHouseUnreachableError):
         return ClickHouseUnreachableError(f"{label}: {scrub(str(exc), all_secrets)}")
     text = scrub(str(exc), all_secrets)
     code = error_code(exc)
+    user = str(connection.get("username", ""))
+    if code == login.AUTHENTICATION_FAILED:
+        refused = login.refused_message(user, str(connection.get("host")), connection.get("port"), stack)
+        return ClickHouseSQLError(f"{label}: {verb} failed: {scrub(refused, all_secrets)}", code)
+    if code == ACCESS_DENIED and write and user != login.PROVISIONER:
+        return ClickHouseSQLError(
+            f"{label}: {verb} failed with ClickHouse error code {code} (ACCESS_DENIED): "
+            f"{login.read_only_message(user)}",
+            code,
+        )
     if code is not None:
         detail = text[text.find("Code:") :] if "Code:" in text else text
         hint = ACCESS_DENIED_HINT if code == ACCESS_DENIED else ""
@@ -293,11 +324,19 @@ def clean_error(
 class Session:
     """Statements for one object over one executor; failures become `clean_error`s."""
 
-    def __init__(self, executor: Executor, label: str, connection: Mapping[str, Any], secrets: Sequence[str]):
+    def __init__(
+        self,
+        executor: Executor,
+        label: str,
+        connection: Mapping[str, Any],
+        secrets: Sequence[str],
+        stack: str | None = None,
+    ):
         self._executor = executor
         self._label = label
         self._connection = connection
         self._secrets = secrets
+        self._stack = stack
 
     def run(self, *statements: str) -> None:
         """Run DDL statements in order; the first failure stops the run (nothing is retried)."""
@@ -306,7 +345,13 @@ class Session:
                 self._executor.command(sql)
             except failures() as exc:
                 raise clean_error(
-                    exc, self._label, statement_verb(sql), self._connection, self._secrets
+                    exc,
+                    self._label,
+                    statement_verb(sql),
+                    self._connection,
+                    self._secrets,
+                    self._stack,
+                    write=True,
                 ) from None
 
     def rows(self, query: Query) -> list[tuple[Any, ...]]:
@@ -314,12 +359,16 @@ class Session:
             return self._executor.query(query.sql, query.parameters)
         except failures() as exc:
             verb = "reading " + query.sql.split(" FROM ", 1)[-1].split()[0]
-            raise clean_error(exc, self._label, verb, self._connection, self._secrets) from None
+            raise clean_error(exc, self._label, verb, self._connection, self._secrets, self._stack) from None
 
 
 @contextmanager
 def session(
-    factory: ExecutorFactory, connection: Connection, label: str, secrets: Sequence[str]
+    factory: ExecutorFactory,
+    connection: Connection,
+    label: str,
+    secrets: Sequence[str],
+    stack: str | None = None,
 ) -> Iterator[Session]:
     """Connect (with the factory's retry), yield a `Session`, always close the executor.
 
@@ -330,9 +379,9 @@ def session(
     try:
         executor = factory(connection)
     except failures() as exc:
-        raise clean_error(exc, label, "connecting", connection, secrets) from None
+        raise clean_error(exc, label, "connecting", connection, secrets, stack) from None
     try:
-        yield Session(executor, label, connection, secrets)
+        yield Session(executor, label, connection, secrets, stack)
     finally:
         with suppress(Exception):
             executor.close()

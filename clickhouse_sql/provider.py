@@ -2,8 +2,9 @@
 quota) over a common base (base). This module re-exports them: states written by earlier
 deployments pickle `clickhouse_sql.provider.<Name>Provider` by reference, so keep it."""
 
-from clickhouse_sql.base import PROVIDER_KEY, PreciseDiff, SqlProvider, connection_of, is_known, plain
+from clickhouse_sql.base import PROVIDER_KEY, PreciseDiff, SqlProvider, is_known, plain
 from clickhouse_sql.database import DatabaseProvider
+from clickhouse_sql.endpoint import connection_of
 from clickhouse_sql.grant import GrantProvider
 from clickhouse_sql.inventory import AccessInventoryProvider
 from clickhouse_sql.quota import QuotaProvider

@@ -6,8 +6,11 @@ Literal inputs are validated here, at construction (a ValueError names the bad v
 password hash); values that are Outputs are validated by the provider's `check` in preview.
 `adopt` (with `adopt_with`, the config path that sets it) lets a create take over an object that
 already exists (clickhouse_sql.adoption).
-`connection` (it carries the provisioning user's password) and the password hashes are always
-secret, both as inputs and as outputs (`additional_secret_outputs`, merged with the caller's options).
+`connection` is the service's endpoint `{host, port}` only: the SQL login comes from the
+environment when the provider runs (clickhouse_sql.login), never from an input. `stack` (the
+stack's name, for the `make provisioner` hint of a refused login) is set here. The password
+hashes are always secret, both as inputs and as outputs (`additional_secret_outputs`, merged with
+the caller's options).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import pulumi
 import pulumi.dynamic
 
 from clickhouse_sql import adoption, quota, settings_profile, statements
-from clickhouse_sql.client import Connection
+from clickhouse_sql.base import STACK
+from clickhouse_sql.client import Endpoint
 from clickhouse_sql.database import DatabaseProvider
 from clickhouse_sql.grant import GrantProvider
 from clickhouse_sql.quota import QuotaProvider
@@ -27,8 +31,8 @@ from clickhouse_sql.role import RoleProvider
 from clickhouse_sql.settings_profile import SettingsProfileProvider
 from clickhouse_sql.user import UserProvider, password_hashes
 
-CONNECTION_SECRETS = ["connection"]
-USER_SECRETS = ["connection", "passwords_sha256_hex"]
+NO_SECRETS: list[str] = []  # `connection` holds no password (the login comes from the environment)
+USER_SECRETS = ["passwords_sha256_hex"]
 
 
 def _literal(value: Any, validate: Callable[[Any], Any]) -> Any:
@@ -58,16 +62,17 @@ class Database(pulumi.dynamic.Resource, module="clickhouse", name="Database"):
         resource_name: str,
         *,
         name: pulumi.Input[str],
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "name": _literal(name, lambda v: statements.identifier(v, "database name")),
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "drift": None,
             "retiring": False,
         }
-        options = _options(opts, CONNECTION_SECRETS, retain_on_delete=True)
+        options = _options(opts, NO_SECRETS, retain_on_delete=True)
         super().__init__(DatabaseProvider(), resource_name, props, options)
 
 
@@ -85,7 +90,7 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
         *,
         name: pulumi.Input[str],
         databases: pulumi.Input[Sequence[str]],
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         adopt: bool = False,
         adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
@@ -93,12 +98,13 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
         props = {
             "name": _literal(name, lambda v: statements.identifier(v, "role name")),
             "databases": databases,
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "drift": None,
             "retiring": False,
             **adoption.inputs(adopt, adopt_with),
         }
-        super().__init__(RoleProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
+        super().__init__(RoleProvider(), resource_name, props, _options(opts, NO_SECRETS))
 
 
 class Grant(pulumi.dynamic.Resource, module="clickhouse", name="Grant"):
@@ -115,18 +121,19 @@ class Grant(pulumi.dynamic.Resource, module="clickhouse", name="Grant"):
         role: pulumi.Input[str],
         database: pulumi.Input[str],
         privileges: pulumi.Input[Sequence[str]],
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "role": _literal(role, lambda v: statements.identifier(v, "role name")),
             "database": _literal(database, lambda v: statements.identifier(v, "database name")),
             "privileges": _literal(privileges, statements.privileges),
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "drift": None,
             "retiring": False,
         }
-        super().__init__(GrantProvider(), resource_name, props, _options(opts, CONNECTION_SECRETS))
+        super().__init__(GrantProvider(), resource_name, props, _options(opts, NO_SECRETS))
 
 
 class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
@@ -148,7 +155,7 @@ class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
         name: pulumi.Input[str],
         passwords_sha256_hex: pulumi.Input[Sequence[str]],
         default_role: pulumi.Input[str],
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         retiring: bool = False,
         adopt: bool = False,
         adopt_with: str = "",
@@ -158,7 +165,8 @@ class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
             "name": _literal(name, lambda v: statements.identifier(v, "user name")),
             "passwords_sha256_hex": pulumi.Output.secret(_literal(passwords_sha256_hex, password_hashes)),
             "default_role": _literal(default_role, lambda v: statements.identifier(v, "default_role")),
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "retiring": retiring,
             "drift": None,
             **adoption.inputs(adopt, adopt_with),
@@ -180,7 +188,7 @@ class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="Settin
         user: pulumi.Input[str],
         settings: Sequence[Mapping[str, Any]],
         limits_source: str,
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         retiring: bool = False,
         adopt: bool = False,
         adopt_with: str = "",
@@ -191,12 +199,13 @@ class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="Settin
             "user": user,
             "settings": settings_profile.settings(list(settings)),
             "limits_source": settings_profile.source(limits_source),
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "retiring": retiring,
             "drift": None,
             **adoption.inputs(adopt, adopt_with),
         }
-        options = _options(opts, CONNECTION_SECRETS, delete_before_replace=True)
+        options = _options(opts, NO_SECRETS, delete_before_replace=True)
         super().__init__(SettingsProfileProvider(), resource_name, props, options)
 
 
@@ -214,7 +223,7 @@ class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
         interval_seconds: int,
         limits: Mapping[str, int],
         limits_source: str,
-        connection: pulumi.Input[Connection],
+        connection: pulumi.Input[Endpoint],
         retiring: bool = False,
         adopt: bool = False,
         adopt_with: str = "",
@@ -226,10 +235,11 @@ class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
             "interval_seconds": quota.interval(interval_seconds),
             "limits": quota.limits(limits),
             "limits_source": settings_profile.source(limits_source),
-            "connection": pulumi.Output.secret(connection),
+            "connection": connection,
+            STACK: pulumi.get_stack(),
             "retiring": retiring,
             "drift": None,
             **adoption.inputs(adopt, adopt_with),
         }
-        options = _options(opts, CONNECTION_SECRETS, delete_before_replace=True)
+        options = _options(opts, NO_SECRETS, delete_before_replace=True)
         super().__init__(QuotaProvider(), resource_name, props, options)

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumiverse_clickhouse as clickhouse
 
-from clickhouse_sql import Connection
+from clickhouse_sql import Endpoint
 from settings import Warehouse
 from settings.data_warehouse import LIFECYCLE_TAG, RETIRING
-from settings.passwords import PROVISIONER_USER
 
 
 def _https_host(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> str | None:
@@ -27,7 +26,6 @@ def _https_port(endpoints: clickhouse.outputs.ServiceEndpoints | None) -> int | 
 class DataWarehouseArgs:
     settings: Warehouse
     admin_password_hash: pulumi.Output[str]  # secret: base64 SHA-256 of the `default` password
-    provisioner_password: pulumi.Output[str]  # secret: the `provisioner` SQL user's password
     tags: dict[str, str] = field(default_factory=dict)
     protect: bool = False
 
@@ -41,9 +39,9 @@ class DataWarehouse(pulumi.ComponentResource):
     the consumers to it and `restore.primary` then retires the old one (`unprotect`, then
     `remove`). The program never holds
     the admin (`default`) password: config holds only its SHA-256 hash, which is the service's
-    `password_hash` (a secret input) and goes nowhere else. `sql_connection` is the SQL provider's
-    login (components.warehouse_access): the `provisioner` user (made by `make provisioner`) on the
-    served service, a secret.
+    `password_hash` (a secret input) and goes nowhere else. `sql_connection` is where the SQL
+    provider connects (components.warehouse_access): the served service's HTTPS endpoint
+    `{host, port}`; the login comes from the job's environment (clickhouse_sql.login), not from here.
     """
 
     host: pulumi.Output[str | None]
@@ -97,13 +95,9 @@ class DataWarehouse(pulumi.ComponentResource):
         self.host = served.endpoints.apply(_https_host)
         self.https_port = served.endpoints.apply(_https_port)
         self.service_id = served.id
-        # Secret: it holds the provisioner's password, itself a secret Output (settings hand secrets out so).
-        self.sql_connection: pulumi.Output[Connection] = pulumi.Output.all(
-            self.host, self.https_port, args.provisioner_password
-        ).apply(
-            lambda parts: Connection(
-                host=parts[0], port=parts[1], username=PROVISIONER_USER, password=parts[2]
-            )
+        # The endpoint only: no login (docs/sql-login.md).
+        self.sql_connection: pulumi.Output[Endpoint] = pulumi.Output.all(self.host, self.https_port).apply(
+            lambda parts: Endpoint(host=parts[0], port=parts[1])
         )
         self.register_outputs(
             {"host": self.host, "https_port": self.https_port, "service_id": self.service_id}

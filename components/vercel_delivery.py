@@ -14,6 +14,12 @@ from settings import Vercel
 class VercelDeliveryArgs:
     settings: Vercel
     variables: Mapping[str, pulumi.Input[str]]
+    # The stack's `vercel.team` (validation requires it with any `vercel` block).
+    team: str | None
+    # The stack's `protect` (prod): the variables cannot be deleted, so a destroy cannot empty the
+    # app's environment; lifted by `retire` (the consumer's or the block's), step 1 of a removal.
+    protect: bool = False
+    retiring: bool = False
 
 
 class VercelDelivery(pulumi.ComponentResource):
@@ -22,7 +28,8 @@ class VercelDelivery(pulumi.ComponentResource):
     The SDK does not make the nested `variables[].value` secret on its own, so each value is
     wrapped here; Vercel applies new values on the project's next deployment. With `gitBranch`,
     the `preview` target gets its own entry per variable, scoped to that branch (Vercel scopes
-    only preview variables to a branch); the other targets share one entry per variable.
+    only preview variables to a branch); the other targets share one entry per variable. The
+    resource names the stack's team explicitly (as the provider does) and is protected in prod.
     """
 
     def __init__(
@@ -42,7 +49,7 @@ class VercelDelivery(pulumi.ComponentResource):
         self.variables = vercel.ProjectEnvironmentVariables(
             f"{name}-variables",
             project_id=s.project_id,
-            team_id=s.team_id,
+            team_id=args.team,
             variables=[
                 vercel.ProjectEnvironmentVariablesVariableArgs(
                     key=key,
@@ -55,6 +62,8 @@ class VercelDelivery(pulumi.ComponentResource):
                 for key in sorted(args.variables)
                 for targets, branch in scopes
             ],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect and not (args.retiring or s.retire)
+            ),
         )
-        self.register_outputs({"project_id": s.project_id})
+        self.register_outputs({"project_id": s.project_id, "team_id": args.team})

@@ -10,6 +10,9 @@ gets its own user, with one pulumi_random password per label in its `passwords` 
 rotation is in progress; the newest is the one handed out), sent to ClickHouse only as hex SHA-256
 hashes, and its own limits: a settings profile `<user>_limits` (constraints) and a quota
 `<user>_quota` (per hour), per consumer because consumers of the same access differ in load.
+Users, profiles and quotas live in the namespace `salla_` (settings.consumers.SQL_NAMESPACE:
+user `salla_app`), the only user names the provisioning user may manage; `legacySqlUser` keeps a
+consumer's former objects (`app`, `app_limits`, `app_quota`) during the migration.
 With `protect` (prod) every SQL object and password is protected, except a consumer's own
 objects once it is marked `retire: true` (step 1 of removing it) and the outgoing password of a
 rotation in progress (so that finishing the rotation can delete it).
@@ -23,8 +26,8 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from clickhouse_sql import AccessInventory, Connection, Database, Grant, Quota, Role, SettingsProfile, User
-from settings.consumers import INITIAL_PASSWORD, SQL_NAMESPACE, Consumer, sql_user_name
+from clickhouse_sql import AccessInventory, Database, Endpoint, Grant, Quota, Role, SettingsProfile, User
+from settings.consumers import INITIAL_PASSWORD, SQL_NAMESPACE, Consumer, legacy_sql_user_name, sql_user_name
 from settings.passwords import PROVISIONER_USER, sha256_hex
 
 from .urls import credential_url
@@ -49,7 +52,7 @@ def role_name(database: str, access: str) -> str:
 class WarehouseAccessArgs:
     database: str
     consumers: dict[str, Consumer]
-    connection: pulumi.Output[Connection]
+    connection: pulumi.Output[Endpoint]  # {host, port}: the SQL login comes from the environment
     host: pulumi.Output[str | None]
     https_port: pulumi.Output[int | None]
     protect: bool = False
@@ -162,6 +165,65 @@ class WarehouseAccess(pulumi.ComponentResource):
         )
         self.register_outputs({"roles": self.roles, "rotation": self.rotation})
 
+    def _sql_user(
+        self,
+        resource: str,
+        user_name: str,
+        settings: Consumer,
+        hashes: pulumi.Output[list[str]],
+        args: WarehouseAccessArgs,
+        depends_on: Grant,
+        opts: pulumi.ResourceOptions,
+        retiring: bool,
+        adopt: dict[str, Any],
+        made: list[pulumi.Resource],
+    ) -> User:
+        """One SQL user with the consumer's passwords (`hashes`), its settings profile and quota.
+
+        `resource` is the resource-name prefix: `<component>-<consumer>-sql` for the namespaced
+        objects, `<component>-<consumer>` for the former ones (their names in existing states).
+        Each object is added to `made` and its name to `sql_names` (the inventory's declared)."""
+        profile_name, quota_name = f"{user_name}_limits", f"{user_name}_quota"
+        user = User(
+            f"{resource}-user",
+            name=user_name,
+            passwords_sha256_hex=hashes,
+            default_role=self.roles[settings.clickhouse],
+            connection=args.connection,
+            retiring=retiring,
+            **adopt,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[depends_on])),
+        )
+        source = "config" if settings.limits_complete() else "defaults"
+        after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
+        profile = SettingsProfile(
+            f"{resource}-limits",
+            name=profile_name,
+            user=user.name,
+            settings=profile_settings(settings),
+            limits_source=source,
+            connection=args.connection,
+            retiring=retiring,
+            **adopt,
+            opts=after_user,
+        )
+        quota = Quota(
+            f"{resource}-quota",
+            name=quota_name,
+            user=user.name,
+            interval_seconds=QUOTA_INTERVAL_SECONDS,
+            limits=quota_limits(user_name, settings.effective_limits()),
+            limits_source=source,
+            connection=args.connection,
+            retiring=retiring,
+            **adopt,
+            opts=after_user,
+        )
+        made += [user, profile, quota]
+        for key, value in (("users", user_name), ("profiles", profile_name), ("quotas", quota_name)):
+            self.sql_names[key].append(value)
+        return user
+
     def _consumer(
         self,
         name: str,
@@ -190,51 +252,43 @@ class WarehouseAccess(pulumi.ComponentResource):
             )
             for label in settings.passwords
         ]
-        user_name = sql_user_name(consumer)
+        hashes = pulumi.Output.all(*[p.result for p in passwords]).apply(
+            lambda results: [sha256_hex(r) for r in results]
+        )
+        resource = f"{name}-{consumer}"
+        # Adoption (clickhouse_sql.adoption) is explicit, per consumer, for all of its objects.
         adopt: dict[str, Any] = {"adopt": settings.adopt, "adopt_with": f"consumers.{consumer}.adopt"}
-        user = User(
-            f"{name}-{consumer}-user",
-            name=user_name,
-            passwords_sha256_hex=pulumi.Output.all(*[p.result for p in passwords]).apply(
-                lambda results: [sha256_hex(r) for r in results]
-            ),
-            default_role=self.roles[settings.clickhouse],
-            connection=args.connection,
-            retiring=settings.retire,
-            **adopt,
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
+        user = self._sql_user(
+            f"{resource}-sql",
+            sql_user_name(consumer),
+            settings,
+            hashes,
+            args,
+            grant,
+            opts,
+            settings.retire,
+            adopt,
+            made,
         )
-        source = "config" if settings.limits_complete() else "defaults"
-        limits = settings.effective_limits()
-        after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
-        profile_name, quota_name = f"{user_name}_limits", f"{user_name}_quota"
-        profile = SettingsProfile(
-            f"{name}-{consumer}-limits",
-            name=profile_name,
-            user=user.name,
-            settings=profile_settings(settings),
-            limits_source=source,
-            connection=args.connection,
-            retiring=settings.retire,
-            **adopt,
-            opts=after_user,
-        )
-        quota = Quota(
-            f"{name}-{consumer}-quota",
-            name=quota_name,
-            user=user.name,
-            interval_seconds=QUOTA_INTERVAL_SECONDS,
-            limits=quota_limits(consumer, limits),
-            limits_source=source,
-            connection=args.connection,
-            retiring=settings.retire,
-            **adopt,
-            opts=after_user,
-        )
-        made += [user, profile, quota]
-        for key, value in (("users", user_name), ("profiles", profile_name), ("quotas", quota_name)):
-            self.sql_names[key].append(value)
+        if settings.legacy_sql_user:
+            # Migration (docs/provisioning.md): the former user, profile and quota stay, under their
+            # former resource names, unprotected and retiring (no SQL), until the key is removed. Their
+            # state holds them (no create, so no adoption check); the inventory counts them as declared,
+            # so it does not revoke the project's role from the former user during the migration.
+            self._sql_user(
+                resource,
+                legacy_sql_user_name(consumer),
+                settings,
+                hashes,
+                args,
+                grant,
+                unprotected,
+                True,
+                adopt,
+                made,
+            )
         # Secret: built from the newest password, which the random provider returns as a secret.
+        # Always the namespaced user: during the migration, that is what is handed out.
         return pulumi.Output.all(user.name, passwords[-1].result, args.host, args.https_port).apply(
             lambda parts: credential_url("https", *parts) + f"/{args.database}"
         )

@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     model_validator,
 )
 
 from .errors import fail, rule
-from .passwords import PROVISIONER_USER
+from .passwords import OBSERVER_USER, PROVISIONER_USER
 from .rules import (
     Settings,
     at_least,
@@ -20,12 +21,15 @@ from .rules import (
 )
 from .vercel_delivery import Vercel
 
-SQL_NAMESPACE = "salla_"
 CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 # The label of the password every consumer had before `passwords` existed (its RandomPassword keeps
 # the old resource name and keepers, so switching from `rotation` to `passwords` changes no password).
 INITIAL_PASSWORD = "initial"
+# Every SQL user, settings profile and quota the program manages carries this prefix: the
+# provisioning user's user management is granted on `salla_*` only (docs/provisioning.md), so it
+# cannot touch a user made by hand (a BI tool, `default`, `observer`, itself).
+SQL_NAMESPACE = "salla_"
 GIB = 1024**3
 
 
@@ -51,6 +55,26 @@ def _password_labels(values: list[str]) -> list[str]:
     if problems:
         fail(*problems)
     return values
+
+
+def _no_null_labels(values: Any) -> Any:
+    """`pulumi config set --path '...passwords[1]' x` on a consumer without `passwords` writes
+    [null, x]: name that, with the commands that fill the gap (the missing label was `initial`)."""
+    if not isinstance(values, list) or None not in values:
+        return values
+    nulls = [i for i, v in enumerate(values) if v is None]
+    commands = (
+        [f"pulumi config set --path '{{path}}[0]' {INITIAL_PASSWORD} --stack {{stack}}"] if 0 in nulls else []
+    )
+    commands += [f"pulumi config rm --path '{{path}}[{i}]' --stack {{stack}}" for i in reversed(nulls) if i]
+    fail(
+        rule(
+            "has an empty (null) entry: `pulumi config set --path '...passwords[1]'` on a consumer "
+            f"without a `passwords` key writes [null, <label>] (the unset list meant [{INITIAL_PASSWORD}])",
+            " && ".join(commands) + " (then `pulumi config get --path '{path}' --stack {stack}` "
+            f'shows e.g. ["{INITIAL_PASSWORD}", "<new label>"])',
+        )
+    )
 
 
 PositiveInt = Annotated[int, at_least(1, "must be at least 1", "use a whole number >= 1")]
@@ -97,8 +121,8 @@ class Consumer(Settings):
     qstash: Annotated[list[Literal["publish", "receive"]], no_duplicates()] = Field(default_factory=list)
     # The ClickHouse passwords the user accepts, by label, newest last: [a] -> [a, b] starts a
     # rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
-    passwords: Annotated[list[str], AfterValidator(_password_labels)] = Field(
-        default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]]
+    passwords: Annotated[list[str], BeforeValidator(_no_null_labels), AfterValidator(_password_labels)] = (
+        Field(default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]])
     )
     limits: Limits | None = None
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
@@ -107,6 +131,10 @@ class Consumer(Settings):
     # Take over SQL objects of this consumer (user, settings profile, quota) that already exist on the
     # server although no state holds them: without it such a create stops (docs/drift.md).
     adopt: bool = Field(False, examples=[True])
+    # Migration to the SQL namespace (docs/provisioning.md): while true, the consumer's former user
+    # `<name>` (and `<name>_limits`, `<name>_quota`) is kept, unprotected, beside `salla_<name>`,
+    # which the outputs hand out; removing the key drops the former objects.
+    legacy_sql_user: bool = Field(False, examples=[True])
     vercel: Vercel | None = None
 
     @model_validator(mode="before")
@@ -128,10 +156,17 @@ class Consumer(Settings):
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:
-        if self.clickhouse == "none" and (self.limits is not None or self.retire or self.adopt):
+        if self.clickhouse == "none" and (
+            self.limits is not None
+            or (self.retire and self.vercel is None)
+            or self.legacy_sql_user
+            or self.adopt
+        ):
             fail(
                 rule(
-                    "limits, retire and adopt apply to a consumer's ClickHouse user; this consumer has none",
+                    "limits, adopt and legacySqlUser apply to a consumer's ClickHouse user, retire to its "
+                    "ClickHouse user or Vercel variables; this consumer has no ClickHouse user"
+                    + ("" if self.vercel else " and no vercel block"),
                     "remove them, or set clickhouse: read|write",
                     value=None,
                 )
@@ -150,9 +185,13 @@ class Consumer(Settings):
         return all(own.get(key) is not None for key in LIMIT_DEFAULTS.get(self.clickhouse, {}))
 
 
-# SQL users a consumer may never take over: the service's admin user, and the user the program
-# manages the SQL objects with (`make provisioner`). Name -> what it is.
-RESERVED_USERS = {"default": "the ClickHouse admin user", PROVISIONER_USER: "the provisioning user"}
+# SQL users a consumer's former (pre-namespace) user name may never be: the service's admin user,
+# and the users `make provisioner` makes. Name -> what it is.
+RESERVED_USERS = {
+    "default": "the ClickHouse admin user",
+    PROVISIONER_USER: "the provisioning user",
+    OBSERVER_USER: "the read-only observer user",
+}
 RESERVED_CONSUMERS = frozenset(RESERVED_USERS)
 
 
@@ -176,14 +215,27 @@ def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
                     value=name,
                 )
             )
-        elif sql_user_name(name) in RESERVED_CONSUMERS:
+        elif legacy_sql_user_name(name) in RESERVED_CONSUMERS:
             problems.append(
                 rule(
-                    f"is reserved: its SQL user would be {RESERVED_USERS[sql_user_name(name)]} "
-                    f"'{sql_user_name(name)}'",
+                    f"is reserved: its SQL user would be {RESERVED_USERS[legacy_sql_user_name(name)]} "
+                    f"'{legacy_sql_user_name(name)}'",
                     "rename the consumer, e.g. app",
                     at=[name],
                     value=name,
+                )
+            )
+    namespaced = {sql_user_name(name): name for name in consumers}
+    for name, consumer in consumers.items():
+        other = namespaced.get(legacy_sql_user_name(name))
+        if consumer.legacy_sql_user and other is not None:
+            problems.append(
+                rule(
+                    f"its former SQL user '{legacy_sql_user_name(name)}' is the SQL user of consumer "
+                    f"'{other}': both cannot exist",
+                    f"migrate '{other}' first (or rename one of them), then set legacySqlUser here",
+                    at=[name, "legacySqlUser"],
+                    value=True,
                 )
             )
     if problems:
@@ -191,6 +243,11 @@ def consumer_names(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
     return consumers
 
 
-def sql_user_name(consumer: str) -> str:
-    """A consumer's ClickHouse SQL user (consumer names allow '-', the SQL identifiers here do not)."""
+def legacy_sql_user_name(consumer: str) -> str:
+    """A consumer's SQL user before the namespace (consumer names allow '-', SQL identifiers here do not)."""
     return consumer.replace("-", "_")
+
+
+def sql_user_name(consumer: str) -> str:
+    """A consumer's ClickHouse SQL user, in the namespace: `app` -> `salla_app`."""
+    return SQL_NAMESPACE + legacy_sql_user_name(consumer)

@@ -1,8 +1,9 @@
 """load_settings(): the stack's config, validated once, as typed settings (or one clean error).
 
 Every problem of a run is reported together: config problems (pydantic, worded by
-settings.errors), the provider credentials missing from the environment, and credentials that
-belong to another cloud account than the stack declares (settings.accounts).
+settings.errors), the provider credentials missing from the environment, the SQL login of an
+`up` (settings.sql_login), and credentials that belong to another cloud account than the stack
+declares (settings.accounts).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .errors import ConfigErrors, ConfigProblem, Loc, dotted, problems_of
 from .pipeline_state import PipelineState
 from .serverless_cache import Cache
 from .source import read_config
+from .sql_login import REMOVED_PROVISIONER_PASSWORD, sql_login_problems
 from .stack_config import StackConfig, standard_tags
 
 SECTIONS = {name: info.alias or name for name, info in StackConfig.model_fields.items()}
@@ -36,10 +38,11 @@ STRUCTURED_KEYS = frozenset(SECTIONS.values()) - set(SECRET_KEYS)
 REMOVED_KEYS = {
     "clickhouseAdminPassword": (
         "is no longer read: CI must not hold the ClickHouse admin password; the service takes its hash "
-        "(clickhouseAdminPasswordHash) and the SQL objects use the provisioning user "
-        "(clickhouseProvisionerPassword)",
+        "(clickhouseAdminPasswordHash) and the SQL objects use the provisioning user, whose login "
+        "comes from the environment (CLICKHOUSE_SQL_USER, CLICKHOUSE_SQL_PASSWORD)",
         'follow README "Migrating an existing stack", then: pulumi config rm {key} --stack {stack}',
     ),
+    **REMOVED_PROVISIONER_PASSWORD,
 }
 
 
@@ -48,7 +51,6 @@ class Secrets:
     """Secret config values, only ever held as secret Outputs."""
 
     clickhouse_admin_password_hash: pulumi.Output[str]
-    clickhouse_provisioner_password: pulumi.Output[str]
     qstash_token: pulumi.Output[str]
     qstash_current_signing_key: pulumi.Output[str]
     qstash_next_signing_key: pulumi.Output[str]
@@ -64,6 +66,8 @@ class StackSettings:
     protect: bool
     tags: dict[str, str]
     secrets: Secrets
+    # The stack's Vercel team when a consumer delivers to Vercel (else None: no Vercel provider).
+    vercel_team: str | None = None
 
 
 class _Explain:
@@ -115,6 +119,7 @@ class _Explain:
 
     def fill(self, fix: str, loc: Loc) -> str:
         fix = re.sub(r"\{set:([^}]*)\}", lambda m: self._set(loc, m.group(1)), fix)
+        fix = fix.replace("{path}", dotted(loc))
         return fix.replace("{stack}", self.stack).replace("{project}", self.project)
 
 
@@ -152,7 +157,14 @@ def validate(
 ) -> tuple[StackConfig | None, list[ConfigProblem]]:
     """Validate the project's config values; the typed config or every problem."""
     explain = _Explain(project, stack, secret_keys)
-    context = {"project": project, "stack": stack, "secret_keys": secret_keys}
+    # stack_vercel: the raw `vercel` block, which a consumer's `vercel` block is checked against
+    # (settings.vercel_delivery), so those problems come with the consumer's others.
+    context = {
+        "project": project,
+        "stack": stack,
+        "secret_keys": secret_keys,
+        "stack_vercel": values.get("vercel"),
+    }
     try:
         return StackConfig.model_validate(dict(values), context=context), []
     except ValidationError as exc:
@@ -167,6 +179,7 @@ def load_settings() -> StackSettings:
     vercel = config is not None and any(c.vercel for c in config.consumers.values())
     providers = ("clickhouse", "upstash", "vercel") if vercel else ("clickhouse", "upstash")
     problems += missing_credentials(os.environ, stack, providers=providers)
+    problems += sql_login_problems(os.environ, stack, dry_run=pulumi.runtime.is_dry_run())
     # Credentials of another stack's account: refused before any resource is declared.
     accounts = config.accounts if config is not None else declared_accounts(raw.values.get("accounts"))
     if accounts is not None:
@@ -187,9 +200,9 @@ def load_settings() -> StackSettings:
         tags={**config.tags, **standard_tags(project, stack)},
         secrets=Secrets(
             secret(config.clickhouse_admin_password_hash),
-            secret(config.clickhouse_provisioner_password),
             secret(config.qstash_token),
             secret(config.qstash_current_signing_key),
             secret(config.qstash_next_signing_key),
         ),
+        vercel_team=config.vercel.team if vercel and config.vercel is not None else None,
     )

@@ -15,6 +15,8 @@ import re
 PASSWORD_MIN_LENGTH = 16
 # The SQL user the program's SQL objects are managed with (created by `make provisioner`).
 PROVISIONER_USER = "provisioner"
+# The read-only SQL user previews, plans and drift jobs log in as (also made by `make provisioner`).
+OBSERVER_USER = "observer"
 # base64 of a 32-byte digest: 43 significant characters and one `=` of padding.
 SHA256_B64_LENGTH = 44
 

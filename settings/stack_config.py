@@ -23,13 +23,14 @@ from .async_messaging import Messaging
 from .consumers import Consumer, consumer_names
 from .data_warehouse import LIFECYCLE_TAG, Warehouse
 from .errors import fail, rule
-from .passwords import is_sha256_b64, password_problems
+from .passwords import is_sha256_b64
 from .pipeline_state import PipelineState
 from .rules import (
     NonEmpty,
     Settings,
 )
 from .serverless_cache import Cache
+from .vercel_delivery import VercelTeam
 
 
 class StackConfig(Settings):
@@ -43,17 +44,16 @@ class StackConfig(Settings):
     consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
+    # The stack's Vercel team (settings.vercel_delivery): required once a consumer has a `vercel` block.
+    vercel: VercelTeam | None = None
     # The admin (`default`) password's SHA-256, as the service takes it (`make admin-hash`).
     clickhouse_admin_password_hash: SecretStr
-    # The password of the SQL user the SQL objects are managed with (`make provisioner`).
-    clickhouse_provisioner_password: SecretStr
     qstash_token: SecretStr
     qstash_current_signing_key: SecretStr
     qstash_next_signing_key: SecretStr
 
     @field_validator(
         "clickhouse_admin_password_hash",
-        "clickhouse_provisioner_password",
         "qstash_token",
         "qstash_current_signing_key",
         "qstash_next_signing_key",
@@ -66,10 +66,6 @@ class StackConfig(Settings):
             fail(rule("is required (a secret)", fix, value=None))
         if key not in (info.context or {}).get("secret_keys", ()):
             fail(rule("is stored in plaintext", "re-set it encrypted: " + fix))
-        if key == "clickhouseProvisionerPassword" and (
-            missing := password_problems(value.get_secret_value())
-        ):
-            fail(rule("does not meet the complexity rule; it needs " + ", ".join(missing), fix))
         if key == "clickhouseAdminPasswordHash" and not is_sha256_b64(value.get_secret_value()):
             fail(
                 rule(

@@ -37,8 +37,8 @@ class Providers:
         return pulumi.ResourceOptions(providers=providers)
 
 
-def build_providers(*, vercel: bool = False) -> Providers:
-    """The providers; Vercel's only when a consumer has a `vercel` block (reads VERCEL_API_TOKEN)."""
+def build_providers(*, vercel_team: str | None = None) -> Providers:
+    """The providers; Vercel's only with a team, i.e. when a consumer has a `vercel` block."""
     return Providers(
         clickhouse=clickhouse.Provider("clickhouse"),
         upstash=upstash.Provider("upstash"),
@@ -46,11 +46,14 @@ def build_providers(*, vercel: bool = False) -> Providers:
         # (pulumi/pulumi#18509, CLI >= 3.150) asks DiffConfig whether the provider change needs a
         # replacement; with equal (empty) config it does not. The first preview must show no replace.
         random=random.Provider("random"),
-        vercel=vercel_provider() if vercel else None,
+        vercel=vercel_provider(vercel_team) if vercel_team is not None else None,
     )
 
 
-def vercel_provider() -> vercel.Provider:
+def vercel_provider(team: str) -> vercel.Provider:
+    """Bound to the stack's team (`vercel.team`): its default for every request. The token
+    (VERCEL_API_TOKEN) comes from the environment and must be scoped to that team only
+    (docs/vercel.md), so a dev job cannot write a prod project whatever the config says."""
     import pulumiverse_vercel
 
-    return pulumiverse_vercel.Provider("vercel")
+    return pulumiverse_vercel.Provider("vercel", team=team)

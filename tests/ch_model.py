@@ -11,6 +11,12 @@ for (ClickHouse >= 20.6 needs the grant option only for what is actually revoked
 revoking a role it does not hold WITH ADMIN OPTION (it has no ROLE ADMIN): it holds the project's
 two roles, as `make provisioner` leaves it, and loses one when that role is dropped (a role made
 again is a new role, granted to nobody).
+
+It also runs `make provisioner`'s statements (as the admin), with ClickHouse's REPLACE semantics
+(InterpreterGrantQuery): `GRANT <privileges> ... WITH REPLACE OPTION` first revokes every privilege
+of the grantee; `GRANT <roles> TO u WITH REPLACE OPTION` first revokes every role; but
+`GRANT <roles> TO u WITH ADMIN OPTION WITH REPLACE OPTION` first revokes only the ADMIN OPTION of
+u's roles, keeping the roles. Name-scoped grants (`CREATE USER ON salla_*`) are kept by target.
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ class Row:
     column: str | None = None
     grant_option: bool = False
     partial_revoke: bool = False
+    target: str | None = None  # a name-scoped grant's user or role name pattern (`salla_*`)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.access, self.database, self.table, self.column, self.partial_revoke)
+        return (self.access, self.database, self.table, self.column, self.partial_revoke, self.target)
 
 
 @dataclass
@@ -75,7 +82,12 @@ class Quota:
 
 
 N = r"`?([A-Za-z0-9_.\-]+)`?"  # a (back)quoted name
-TARGET = r"(\*\.\*|`?[A-Za-z0-9_\-]+`?\.\*|`?[A-Za-z0-9_\-]+`?\.`?[A-Za-z0-9_\-]+`?)"
+TARGET = (
+    r"(\*\.\*|`?[A-Za-z0-9_\-]+`?\.\*|`?[A-Za-z0-9_\-]+`?\.`?[A-Za-z0-9_\-]+`?|`?[A-Za-z0-9_\-]+`?\*?|\*)"
+)
+# Access types granted on a user or role name (pattern) rather than a database (AccessType.h: USER_NAME).
+NAME_SCOPED = frozenset(f"{verb} {kind}" for verb in ("CREATE", "ALTER", "DROP") for kind in ("USER", "ROLE"))
+NAMES = r"((?:`?[A-Za-z0-9_.\-]+`?, )*`?[A-Za-z0-9_.\-]+`?)"  # a list of names
 ACCESS = r"([A-Z][A-Z ]*?)(?:\((`?[A-Za-z0-9_]+`?)\))?"
 QUOTA_COLUMNS: tuple[str, ...] = ("queries", "query_selects", "query_inserts", "errors", "result_rows")
 QUOTA_COLUMNS += ("result_bytes", "read_rows", "read_bytes", "execution_time", "written_bytes")
@@ -86,6 +98,8 @@ def _unquote(name: str) -> str:
 
 
 def _target(text: str) -> tuple[str | None, str | None]:
+    if "." not in text:  # a bare name: checked in _grant (only name-scoped access types take one)
+        return None, None
     if text == "*.*":
         return None, None
     database, table = text.split(".", 1)
@@ -149,6 +163,8 @@ class ClickHouseModel:
     # --- statements ---------------------------------------------------------------------------
 
     def apply(self, sql: str) -> None:  # one branch per statement form
+        if self._apply_provisioning(sql):
+            return
         if m := re.fullmatch(rf"CREATE DATABASE IF NOT EXISTS {N}", sql):
             self.databases.add(m[1])
         elif m := re.fullmatch(rf"CREATE ROLE IF NOT EXISTS {N}", sql):
@@ -206,7 +222,11 @@ class ClickHouseModel:
             target = found[m[2]]
             target.all = m[3] is not None
             target.to, target.except_ = ([], names) if target.all else (names, [])
-        elif m := re.fullmatch(rf"GRANT (.+) ON {TARGET} TO {N}( WITH GRANT OPTION)?", sql):
+        elif m := re.fullmatch(
+            rf"GRANT (.+) ON {TARGET} TO {N}( WITH GRANT OPTION)?( WITH REPLACE OPTION)?", sql
+        ):
+            if m[5]:  # REPLACE: every privilege of the grantee goes first (its roles stay)
+                self.privileges[(self._kind(m[3]), m[3])] = []
             self._grant(m[1], m[2], m[3], bool(m[4]))
         elif m := re.fullmatch(rf"REVOKE GRANT OPTION FOR (.+) ON {TARGET} FROM {N}", sql):
             self._revoke(m[1], m[2], m[3], option_only=True)
@@ -214,6 +234,42 @@ class ClickHouseModel:
             self._revoke(m[1], m[2], m[3], option_only=False)
         else:
             raise AssertionError(f"the model does not know this statement: {sql}")
+
+    def _apply_provisioning(self, sql: str) -> bool:
+        """`make provisioner`'s statements (tools/provisioner_sql.py); False: not one of them."""
+        auth = r"(IDENTIFIED WITH sha256_hash BY '[0-9a-f]{64}')"
+        tail = r"(?: DEFAULT ROLE (ALL|NONE))?(?: SETTINGS (NONE|.+))?"
+        if m := re.fullmatch(rf"CREATE USER IF NOT EXISTS {N} {auth}{tail}", sql):
+            if m[1] not in self.users:
+                self.users[m[1]] = User([])
+                self._alter_user(m[1], m[2], m[3], m[4])
+        elif m := re.fullmatch(rf"ALTER USER {N} {auth}{tail}", sql):
+            self._alter_user(m[1], m[2], m[3], m[4])
+        elif m := re.fullmatch(rf"DROP SETTINGS PROFILE IF EXISTS {NAMES}", sql):
+            for name in m[1].split(", "):
+                self.profiles.pop(_unquote(name), None)
+        elif m := re.fullmatch(rf"GRANT {NAMES} TO {N}( WITH ADMIN OPTION)?( WITH REPLACE OPTION)?", sql):
+            roles, user = [_unquote(r) for r in m[1].split(", ")], self._user(m[2])
+            if m[4] and m[3]:  # only the ADMIN OPTION of every role goes; the roles stay
+                user.roles = dict.fromkeys(user.roles, False)
+            elif m[4]:  # every role goes (and out of the default roles)
+                user.roles, user.default_list = {}, []
+            for role in roles:
+                self._grant_role(role, m[2], bool(m[3]))
+        elif m := re.fullmatch(rf"REVOKE ALL FROM {N}", sql):  # no ON: every role
+            user = self._user(m[1])
+            user.roles, user.default_list = {}, []
+        else:
+            return False
+        return True
+
+    def _alter_user(self, name: str, auth: str, default: str | None, settings: str | None) -> None:
+        user = self._user(name)
+        user.auth = self._methods(auth.removeprefix("IDENTIFIED WITH "))
+        if default is not None:
+            user.default_all, user.default_list = default == "ALL", []
+        if settings is not None:
+            user.settings = [] if settings == "NONE" else list(self._elements(settings))
 
     def _methods(self, text: str) -> list[tuple[str, str]]:
         found = re.findall(r"(sha256_hash|plaintext_password) BY '([^']*)'", text)
@@ -259,7 +315,8 @@ class ClickHouseModel:
         self._role(role)
         self._check_admin_option(role)
         if grantee in self.users:
-            self.users[grantee].roles[role] = admin
+            roles = self.users[grantee].roles
+            roles[role] = admin or roles.get(role, False)  # a plain GRANT keeps an ADMIN OPTION
         else:
             self.role_roles.setdefault(self._role(grantee), set()).add(role)
 
@@ -312,6 +369,12 @@ class ClickHouseModel:
         database, table = _target(target)
         rows = self.privileges.setdefault((self._kind(grantee), grantee), [])
         for access, column in self._accesses(accesses):
+            if "." not in target:
+                assert access in NAME_SCOPED, f"{access} cannot be granted on a name: {target}"
+                name = _unquote(target)
+                rows[:] = [r for r in rows if (r.access, r.target) != (access, name)]
+                rows.append(Row(access, None, target=name, grant_option=option))
+                continue
             rows[:] = [
                 r
                 for r in rows
@@ -428,7 +491,8 @@ class ClickHouseModel:
     def grants_of(self, kind: str, name: str) -> set[str]:
         return {
             ("REVOKE " if r.partial_revoke else "")
-            + f"{r.access} ON {r.database or '*'}.{r.table or '*'}"
+            + f"{r.access} ON "
+            + (r.target if r.target is not None else f"{r.database or '*'}.{r.table or '*'}")
             + (" WITH GRANT OPTION" if r.grant_option else "")
             for r in self.privileges.get((kind, name), [])
         }

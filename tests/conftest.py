@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.sql_login_env import SQL_LOGIN
+
 if TYPE_CHECKING:
     from tools import harness
 
@@ -29,6 +31,14 @@ CLICKHOUSE_MODULES = frozenset(
         "test_provisioner",
     }
 )
+
+
+@pytest.fixture(autouse=True)
+def sql_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clickhouse_sql provider's login in the environment, as a deploy job has it (a test that
+    needs another login or none sets or deletes the variables itself)."""
+    for name, value in SQL_LOGIN.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown under `-p no:xdist`

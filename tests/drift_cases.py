@@ -208,4 +208,10 @@ def section() -> str:
 
 
 if __name__ == "__main__":
+    import os
+
+    from tests.sql_login_env import SQL_LOGIN
+
+    for variable, value in SQL_LOGIN.items():  # the deploy job's login, as the tests run (conftest)
+        os.environ.setdefault(variable, value)
     print(section())

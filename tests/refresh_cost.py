@@ -83,4 +83,10 @@ def main(rounds: int = 5) -> None:
 
 
 if __name__ == "__main__":
+    import os
+
+    from tests.sql_login_env import SQL_LOGIN
+
+    for variable, value in SQL_LOGIN.items():  # the deploy job's login, as the tests run (conftest)
+        os.environ.setdefault(variable, value)
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

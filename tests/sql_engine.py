@@ -18,12 +18,8 @@ from clickhouse_sql.user import UserProvider
 from tests.ch_model import ClickHouseModel
 
 HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
-CONNECTION: dict[str, Any] = {
-    "host": HOST,
-    "port": 8443.0,
-    "username": "provisioner",
-    "password": "Prov-S3cret-Pw!",
-}
+# The endpoint only: the login comes from the environment (tests/conftest.py, tests/sql_login_env.py).
+CONNECTION: dict[str, Any] = {"host": HOST, "port": 8443.0}
 WRITE = ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"]
 READ_SETTINGS = [
     {"name": "readonly", "value": 2, "const": True},

@@ -1,4 +1,4 @@
-"""Least privilege under the mocks: a SQL user per consumer, pipeline state, Vercel delivery."""
+"""Least privilege under the mocks: a SQL user per consumer, pipeline state (Vercel: test_vercel)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import pytest
 from pulumi.runtime import rpc
 
 from tests.helpers import config_error, run_ok, stack_value
-from tools.harness import REDIS, ProgramRun
+from tools.harness import REDIS
 
 USER = "pulumi-python:dynamic/clickhouse:User"
 ROLE = "pulumi-python:dynamic/clickhouse:Role"
 GRANT = "pulumi-python:dynamic/clickhouse:Grant"
 DATABASE = "pulumi-python:dynamic/clickhouse:Database"
-VERCEL = "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables"
 
 
 def _plain(value: Any) -> Any:
@@ -25,9 +24,14 @@ def _plain(value: Any) -> Any:
 def test_one_user_per_consumer_with_its_role(stack: str) -> None:
     run = run_ok(stack)
     users = {_plain(u.inputs["name"]): _plain(u.inputs["default_role"]) for u in run.of_type(USER)}
-    assert users == {"app": "analytics_read", "data_pipeline": "analytics_write", "ai": "analytics_read"}
+    assert users == {
+        "salla_app": "analytics_read",
+        "salla_data_pipeline": "analytics_write",
+        "salla_ai": "analytics_read",
+    }
     for user in run.of_type(USER):
-        assert {"passwords_sha256_hex", "connection"} <= user.secret_inputs
+        assert "passwords_sha256_hex" in user.secret_inputs
+        assert set(_plain(user.inputs["connection"])) == {"host", "port"}  # the login is the environment's
         assert user.delete_before_replace
     # The roles carry no settings (the provisioner holds them); a reader's own profile is read-only.
     roles = {_plain(r.inputs["name"]): r.inputs.get("readonly") for r in run.of_type(ROLE)}
@@ -43,14 +47,14 @@ def test_one_user_per_consumer_with_its_role(stack: str) -> None:
         "analytics_write": ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"],
     }
     database = run.one(DATABASE)
-    assert database.retain_on_delete and "connection" in database.secret_inputs
+    assert database.retain_on_delete and set(_plain(database.inputs["connection"])) == {"host", "port"}
 
 
 def test_a_consumer_without_clickhouse_gets_no_user() -> None:
     consumers = stack_value("dev", "consumers")
     consumers["ai"]["clickhouse"] = "none"
     run = run_ok("dev", {"consumers": consumers})
-    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == ["app", "data_pipeline"]
+    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == ["salla_app", "salla_data_pipeline"]
     assert (
         "ai" not in run.outputs["consumer_env"] or "CLICKHOUSE_URL" not in run.outputs["consumer_env"]["ai"]
     )
@@ -70,7 +74,7 @@ def test_rotation_is_two_explicit_steps_and_the_step_is_an_output() -> None:
     # Sorted: the registration order of the passwords is not fixed.
     app_passwords = sorted(p.name for p in started.of_type(PASSWORD) if "-app-" in p.name)
     assert app_passwords == ["warehouse-access-app-password", "warehouse-access-app-password-2026-11"]
-    app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "app")
+    app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "salla_app")
     assert len(_plain(app_user.inputs["passwords_sha256_hex"])) == 2
     env = started.outputs["consumer_env"]
     assert env["app"]["CLICKHOUSE_URL"] != before.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
@@ -97,23 +101,23 @@ def test_prod_protects_sql_objects_and_passwords_until_a_consumer_retires() -> N
     retiring = run_ok("prod", {"consumers": consumers})
     unprotected = sorted(r.name for r in retiring.resources if r.custom and not r.protect and "ai" in r.name)
     assert unprotected == [
-        "warehouse-access-ai-limits",
         "warehouse-access-ai-password",
-        "warehouse-access-ai-quota",
-        "warehouse-access-ai-user",
+        "warehouse-access-ai-sql-limits",
+        "warehouse-access-ai-sql-quota",
+        "warehouse-access-ai-sql-user",
     ]
-    assert all(r.protect for r in retiring.of_type(USER) if _plain(r.inputs["name"]) != "ai")
+    assert all(r.protect for r in retiring.of_type(USER) if _plain(r.inputs["name"]) != "salla_ai")
 
 
 def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
     run = run_ok("dev")
     profiles = {_plain(p.inputs["name"]): p.inputs for p in run.of_type(PROFILE)}
-    app = {e["name"]: e for e in profiles["app_limits"]["settings"]}
+    app = {e["name"]: e for e in profiles["salla_app_limits"]["settings"]}
     assert (app["readonly"]["value"], app["readonly"]["const"]) == (2, True)
     assert app["max_memory_usage"]["max"] == 4 * 1024**3 and app["max_memory_usage"]["min"] == 1
-    writer = {e["name"] for e in profiles["data_pipeline_limits"]["settings"]}
+    writer = {e["name"] for e in profiles["salla_data_pipeline_limits"]["settings"]}
     assert writer == {"max_memory_usage", "max_execution_time"}
-    assert profiles["app_limits"]["limits_source"] == "defaults"
+    assert profiles["salla_app_limits"]["limits_source"] == "defaults"
     consumers = stack_value("dev", "consumers")
     consumers["ai"]["limits"] = {
         "maxMemoryUsageBytes": 2 * 1024**3,
@@ -123,7 +127,7 @@ def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
         "readRowsPerHour": 1_000_000,
     }
     tuned = run_ok("dev", {"consumers": consumers})
-    quota = next(q for q in tuned.of_type(QUOTA) if _plain(q.inputs["name"]) == "ai_quota")
+    quota = next(q for q in tuned.of_type(QUOTA) if _plain(q.inputs["name"]) == "salla_ai_quota")
     assert quota.inputs["limits"] == {"queries": 100, "read_rows": 1_000_000}
     assert quota.inputs["limits_source"] == "config"
 
@@ -198,64 +202,3 @@ def test_consumers_are_validated_all_at_once() -> None:
 def test_consumers_are_required() -> None:
     report = config_error("dev", {"consumers": {}})
     assert "salla-analytics-infra:consumers = {}: must declare at least one consumer" in report
-
-
-def _with_vercel() -> dict[str, Any]:
-    consumers = stack_value("prod", "consumers")
-    consumers["app"]["vercel"] = {
-        "projectId": "prj_app123",
-        "teamId": "team_salla",
-        "targets": ["production"],
-    }
-    return {"consumers": consumers}
-
-
-def test_vercel_block_writes_secret_sensitive_variables(prod: ProgramRun) -> None:
-    assert not prod.of_type(VERCEL) and not prod.of_type("pulumi:providers:vercel")
-    run = run_ok("prod", _with_vercel())
-    resource = run.one(VERCEL)
-    assert (resource.inputs["projectId"], resource.inputs["teamId"]) == ("prj_app123", "team_salla")
-    provider = run.one("pulumi:providers:vercel")
-    assert set(provider.inputs) <= {"version"}  # VERCEL_API_TOKEN comes from the environment
-    assert resource.provider.startswith(provider.urn + "::")
-    assert "variables" in resource.secret_inputs  # the whole list is secret ...
-    env = run.outputs["consumer_env"]["app"]
-    wire = resource.wire_inputs["variables"]  # ... and so is each value, as the engine gets it
-    assert sorted(v["key"] for v in wire) == sorted(env)
-    for variable in wire:
-        assert rpc.is_rpc_secret(variable["value"]), variable["key"]
-        assert variable["sensitive"] is True and variable["targets"] == ["production"]
-        assert variable["value"]["value"] == env[variable["key"]]
-
-
-def test_vercel_preview_is_scoped_to_the_git_branch() -> None:
-    consumers = stack_value("prod", "consumers")
-    consumers["app"]["vercel"] = {
-        "projectId": "prj_app",
-        "targets": ["production", "preview"],
-        "gitBranch": "staging",
-    }
-    run = run_ok("prod", {"consumers": consumers})
-    wire = run.one(VERCEL).wire_inputs["variables"]
-    env = run.outputs["consumer_env"]["app"]
-    scopes = sorted((v["key"], tuple(v["targets"]), v.get("gitBranch")) for v in wire)
-    assert scopes == sorted(
-        [(key, ("production",), None) for key in env] + [(key, ("preview",), "staging") for key in env]
-    )
-    assert all(v["sensitive"] is True and rpc.is_rpc_secret(v["value"]) for v in wire)
-
-
-def test_vercel_preview_without_a_branch_is_fine_on_dev() -> None:
-    consumers = stack_value("dev", "consumers")
-    consumers["app"]["vercel"] = {"projectId": "prj_app", "targets": ["production", "preview"]}
-    wire = run_ok("dev", {"consumers": consumers}).one(VERCEL).wire_inputs["variables"]
-    assert {(tuple(v["targets"]), v.get("gitBranch")) for v in wire} == {(("production", "preview"), None)}
-
-
-def test_vercel_needs_its_token_only_when_used() -> None:
-    run = run_ok("prod", env={"VERCEL_API_TOKEN": ""})  # no vercel block: not needed
-    assert run.error is None
-    from tools.harness import run_program
-
-    failed = run_program("prod", _with_vercel(), env={"VERCEL_API_TOKEN": ""})
-    assert failed.error is not None and "VERCEL_API_TOKEN (environment variable) = (not set)" in failed.error

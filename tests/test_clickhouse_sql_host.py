@@ -8,6 +8,7 @@ against the stateful model (no-op runs after rotation steps)."""
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from clickhouse_sql.base import MISSING
 from clickhouse_sql.client import open_clickhouse
 from clickhouse_sql.provider import DatabaseProvider, SqlProvider, UserProvider
 from tests.chdb_server import APP_HEX
+from tests.sql_login_env import SQL_LOGIN, SQL_PASSWORD
 from tests.test_clickhouse_sql_transport import ADMIN_PASSWORD, APP_NEW_HEX, Loopback, loopback
 from tools.sdk_internals import serialize_provider
 
@@ -34,10 +36,12 @@ URN = "urn:pulumi:test::salla-analytics-infra::pulumi-python:dynamic/clickhouse:
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[Any]:
-    """The dynamic provider host, started like the CLI does: the venv's python, cwd = the program."""
+    """The dynamic provider host, started like the CLI does: the venv's python, cwd = the program,
+    the environment of `pulumi` (here: the deploy job's SQL login)."""
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "pulumi.dynamic"],
         cwd=ROOT,
+        env={**os.environ, **SQL_LOGIN},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -65,8 +69,10 @@ def struct(values: dict[str, Any]) -> struct_pb2.Struct:
 
 
 def props(provider: SqlProvider, loopback: Loopback, **values: Any) -> struct_pb2.Struct:
-    connection = {**loopback.connection()}
-    return struct({**values, "connection": connection, "__provider": serialize_provider(provider)})
+    connection = {"host": "127.0.0.1", "port": loopback.port}  # the endpoint: the login is the host's env
+    return struct(
+        {**values, "connection": connection, "stack": "prod", "__provider": serialize_provider(provider)}
+    )
 
 
 def test_the_host_runs_create_read_diff_and_delete(host: Any, loopback: Loopback) -> None:
@@ -136,7 +142,7 @@ def test_a_user_rotation_through_the_host_and_a_clean_engine_error(host: Any, lo
     )
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
 
-    # ClickHouse refuses the rotation; the engine receives the host's traceback text.
+    # ClickHouse refuses the rotation; the engine receives the clean message alone (no traceback).
     echoed = f"Code: 497. DB::Exception: Not enough privileges: BY '{APP_NEW_HEX}'. (ACCESS_DENIED)"
     loopback.fail["ALTER USER"] = (497, echoed)
     with pytest.raises(grpc.RpcError) as err:
@@ -144,6 +150,42 @@ def test_a_user_rotation_through_the_host_and_a_clean_engine_error(host: Any, lo
             provider_pb2.UpdateRequest(id="app", urn=urn, olds=created.properties, news=started_inputs)
         )
     details = err.value.details()
-    assert "ClickHouseSQLError: user `app`: ALTER USER failed with ClickHouse error code 497" in details
-    for secret in (APP_HEX, APP_NEW_HEX, ADMIN_PASSWORD):
+    assert details.startswith("user `app`: ALTER USER failed with ClickHouse error code 497: Code: 497.")
+    assert "Traceback" not in details and len(details.strip().splitlines()) == 1
+    for secret in (APP_HEX, APP_NEW_HEX, ADMIN_PASSWORD, SQL_PASSWORD):
         assert secret not in details
+
+
+def test_a_missing_provisioning_user_is_one_clean_error_naming_make_provisioner(
+    host: Any, loopback: Loopback
+) -> None:
+    """The first `up` of a new stack, before `make provisioner`: ClickHouse answers 516 to the login
+    (what it says for an unknown user and for a wrong password alike)."""
+    refused = (
+        "Code: 516. DB::Exception: provisioner: Authentication failed: password is incorrect, or there "
+        "is no user with such name. (AUTHENTICATION_FAILED)"
+    )
+    loopback.fail["SELECT"] = (516, refused)  # the driver's first query, while it opens the client
+    provider = plain_http_provider(DatabaseProvider)
+    urn = URN.format(kind="Database", name="analytics")
+    with pytest.raises(grpc.RpcError) as err:
+        host.Create(
+            provider_pb2.CreateRequest(urn=urn, properties=props(provider, loopback, name="analytics"))
+        )
+    details = err.value.details()
+    assert details == (
+        f"database `analytics`: connecting failed: ClickHouse at 127.0.0.1:{loopback.port} refused the login "
+        "CLICKHOUSE_SQL_USER=provisioner (code 516, AUTHENTICATION_FAILED: the user does not exist or "
+        "CLICKHOUSE_SQL_PASSWORD is not its password). On a new service, create the SQL users "
+        "`provisioner` and `observer` first: "
+        f"`make provisioner STACK=prod HOST=127.0.0.1 PORT={loopback.port}`, "
+        "then re-run; otherwise set CLICKHOUSE_SQL_PASSWORD to the current password of `provisioner` "
+        "(docs/sql-login.md)\n"
+    )
+    assert not [r for r in loopback.requests if not r.sql.startswith("SELECT")]  # no DDL was attempted
+    # An error that is not worded for a user (a bug) keeps its traceback: only clean errors lose it.
+    broken = props(provider, loopback, name="analytics")
+    del broken["connection"]
+    with pytest.raises(grpc.RpcError) as bug:
+        host.Create(provider_pb2.CreateRequest(urn=urn, properties=broken))
+    assert bug.value.details().startswith("Traceback (most recent call last):")

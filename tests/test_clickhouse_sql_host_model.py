@@ -255,3 +255,39 @@ def test_the_inventory_through_the_host_repairs_then_drops_a_namespace_user_a_re
     engine.up(declared)
     assert engine.model.statements[ran + 1 :] == ["DROP USER IF EXISTS `salla_stray`"]
     assert_a_noop_up_runs_no_sql(engine, declared)
+
+
+def test_through_the_host_the_observer_previews_and_refreshes_and_an_up_stops_cleanly(
+    engine: HostEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumers = {"app": ([OLD], "read")}
+    engine.up(declare(consumers))  # as provisioner (tests/conftest.py)
+    monkeypatch.setenv("CLICKHOUSE_SQL_USER", "observer")
+    monkeypatch.setenv("CLICKHOUSE_SQL_PASSWORD", "0bserver-Pw!")
+    statements = len(engine.model.statements)
+    assert engine.refresh() == {}  # `preview --refresh` / drift: reads only
+    assert len(engine.model.statements) == statements
+    # A preview (Check and Diff) of a change, then the `up` that would apply it.
+    rotated = declare({"app": ([OLD, NEW], "read")})
+    name, cls, values = next(d for d in rotated if d[0] == "app-user")
+    urn, id_, outputs = engine.state[name]
+    connections = engine.model.connections
+    checked = engine.host.Check(
+        provider_pb2.CheckRequest(urn=urn, olds=outputs, news=engine.inputs(cls, values)), Context()
+    )
+    diff = engine.host.Diff(
+        provider_pb2.DiffRequest(id=id_, urn=urn, olds=outputs, news=checked.inputs), Context()
+    )
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and engine.model.connections == connections
+    with pytest.raises(Aborted) as err:
+        engine.host.Update(
+            provider_pb2.UpdateRequest(id=id_, urn=urn, olds=outputs, news=checked.inputs), Context()
+        )
+    # What the engine shows: the message alone, one line, no traceback; nothing ran.
+    assert str(err.value) == (
+        f"{grpc.StatusCode.UNKNOWN}: user `app`: update refused: CLICKHOUSE_SQL_USER=observer is the "
+        "read-only login (previews, plans, drift): an `up` or `destroy` needs "
+        "CLICKHOUSE_SQL_USER=provisioner and its password in CLICKHOUSE_SQL_PASSWORD "
+        "(the deploy job's login; docs/sql-login.md)\n"
+    )
+    assert (engine.model.connections, len(engine.model.statements)) == (connections, statements)

@@ -13,7 +13,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from clickhouse_sql import Connection, Database, Grant, Quota, Role, SettingsProfile, User
+from clickhouse_sql import Database, Endpoint, Grant, Quota, Role, SettingsProfile, User
 from clickhouse_sql.provider import (
     DatabaseProvider,
     GrantProvider,
@@ -24,14 +24,15 @@ from clickhouse_sql.provider import (
 )
 from clickhouse_sql.role import LEGACY_READONLY
 from tests.sql_engine import CONNECTION as SQL_CONNECTION
+from tests.sql_login_env import SQL_PASSWORD
 from tools.mocks import PlatformMocks, RecordingMonitor, Registration
 
-ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
 HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
 APP_HEX = hashlib.sha256(b"app-password-one").hexdigest()
 PIPELINE_HEX = hashlib.sha256(b"pipeline-password").hexdigest()
 AI_HEX = hashlib.sha256(b"ai-password").hexdigest()
-SECRETS = [ADMIN_PASSWORD, APP_HEX, PIPELINE_HEX, AI_HEX]
+# The SQL login's password is in the environment while the program runs (tests/conftest.py).
+SECRETS = [SQL_PASSWORD, APP_HEX, PIPELINE_HEX, AI_HEX]
 
 # pulumi.runtime.test is untyped; this is the same decorator with a type.
 runtime_test: Callable[[Callable[[], Any]], Callable[[], None]] = pulumi.runtime.test
@@ -56,11 +57,9 @@ def monitor() -> Iterator[Recording]:
     yield recording
 
 
-def admin_connection() -> pulumi.Output[Connection]:
-    """As the components pass it: the admin password is a secret Output."""
-    return pulumi.Output.secret(ADMIN_PASSWORD).apply(
-        lambda password: Connection(host=HOST, port=8443, username="default", password=password)
-    )
+def admin_connection() -> pulumi.Output[Endpoint]:
+    """As the components pass it: the served service's endpoint, no login (it comes from the environment)."""
+    return pulumi.Output.from_input(HOST).apply(lambda host: Endpoint(host=host, port=8443))
 
 
 def declare_stack(database_opts: pulumi.ResourceOptions | None = None) -> None:
@@ -126,10 +125,10 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
         "app_limits": "pulumi-python:dynamic/clickhouse:SettingsProfile",
         "app_quota": "pulumi-python:dynamic/clickhouse:Quota",
     }
-    # Secret inputs: the connection (admin password) everywhere, the hash on users; and the
-    # serialized provider (the SDK's default: always a secret).
+    # Secret inputs: the hash on users, and the serialized provider (the SDK's default: always a
+    # secret). The connection is the endpoint only, so it need not be secret.
     for name, request in requests.items():
-        expected = {"connection", "__provider"}
+        expected = {"__provider"}
         if request.type.endswith(":User"):
             expected.add("passwords_sha256_hex")
         if request.type.endswith(":Grant"):
@@ -137,16 +136,16 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
         assert request.secret_inputs == expected, name
     # The options: ours merged over the caller's (lists concatenated, our flags win).
     db = requests["analytics"]
-    assert list(db.additional_secret_outputs) == ["name", "connection"]
+    assert list(db.additional_secret_outputs) == ["name"]
     assert db.retain_on_delete is True
     for user in ("app", "data_pipeline", "ai"):
         assert requests[user].delete_before_replace is True
-        assert list(requests[user].additional_secret_outputs) == ["connection", "passwords_sha256_hex"]
+        assert list(requests[user].additional_secret_outputs) == ["passwords_sha256_hex"]
     for name in ("app_limits", "app_quota"):  # same-named objects: the old one goes first
         assert requests[name].delete_before_replace is True
-        assert list(requests[name].additional_secret_outputs) == ["connection"]
+        assert list(requests[name].additional_secret_outputs) == []
     for name in ("analytics_read", "analytics_write", "read", "write"):
-        assert list(requests[name].additional_secret_outputs) == ["connection"]
+        assert list(requests[name].additional_secret_outputs) == []
         assert requests[name].delete_before_replace is False and requests[name].retain_on_delete is False
     # Inputs as the provider will receive them (privileges normalised at construction).
     write = mocks_inputs(requests["write"])
@@ -160,12 +159,8 @@ def test_registrations_types_secrets_and_options(monitor: Recording) -> None:
     # Normalised at construction (const as a bool); the wire drops the None bounds.
     assert limits["settings"] == [{"name": "readonly", "value": 2, "const": True}]
     assert mocks_inputs(requests["app_quota"])["limits"] == {"queries": 10_000, "read_rows": 10**10}
-    assert app["connection"] == {
-        "host": HOST,
-        "port": 8443,
-        "username": "default",
-        "password": ADMIN_PASSWORD,
-    }
+    assert app["connection"] == {"host": HOST, "port": 8443}
+    assert all(mocks_inputs(r)["stack"] == "test" for r in requests.values())  # for the provider's errors
 
 
 def mocks_inputs(request: Registration) -> dict[str, Any]:
@@ -230,7 +225,7 @@ def test_the_serialized_provider_in_the_state_holds_no_secrets(monitor: Recordin
     ],
 )
 def test_literal_inputs_are_validated_at_construction(
-    monitor: Recording, construct: Callable[[pulumi.Output[Connection]], Any], message: str
+    monitor: Recording, construct: Callable[[pulumi.Output[Endpoint]], Any], message: str
 ) -> None:
     @runtime_test
     def program() -> None:

@@ -40,6 +40,16 @@ ADMIN_PASSWORD = "Adm1n-Secret-Passw0rd!"
 HOST = "abc123xyz.us-east-1.aws.clickhouse.cloud"
 CONNECTION = Connection(host=HOST, port=8443, username="default", password=ADMIN_PASSWORD)
 APP_NEW_HEX = hashlib.sha256(b"app-password-two").hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def provider_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The providers' login (from the environment) in this module: its password is the one the
+    transport errors below echo, to prove the scrubbing."""
+    monkeypatch.setenv("CLICKHOUSE_SQL_USER", "provisioner")
+    monkeypatch.setenv("CLICKHOUSE_SQL_PASSWORD", ADMIN_PASSWORD)
+
+
 ALLOW_LIST_SENTENCE = (
     "the machine running `pulumi up` must be allowed by `dataWarehouse.ipAllowList` — in CI the deploy "
     'runner\'s static egress range (see README "Reaching ClickHouse from CI")'
@@ -146,7 +156,9 @@ def test_clickhouse_errors_while_connecting_are_not_retried() -> None:
     )
     with pytest.raises(ClickHouseSQLError) as err:
         UserProvider(factory).delete("app", {"name": "app", "connection": dict(CONNECTION)})
-    assert str(err.value).startswith("user `app`: connecting failed with ClickHouse error code 516")
+    assert str(err.value).startswith(
+        f"user `app`: connecting failed: ClickHouse at {HOST}:8443 refused the login"
+    )
 
 
 def test_a_real_connection_failure_is_classified_as_transient() -> None:
@@ -337,7 +349,7 @@ def test_ddl_goes_by_http_post_with_the_sql_in_the_body(loopback: Loopback) -> N
         ("POST", "SET DEFAULT ROLE `analytics_read` TO `reporting`"),
     ]
     # Never in the URL (proxies and access logs record URLs); credentials only in the header.
-    basic = "Basic " + base64.b64encode(f"default:{ADMIN_PASSWORD}".encode()).decode()
+    basic = "Basic " + base64.b64encode(f"provisioner:{ADMIN_PASSWORD}".encode()).decode()
     for request in loopback.requests:
         assert "query" not in request.params and request.authorization == basic
         assert all(APP_NEW_HEX not in v and ADMIN_PASSWORD not in v for v in request.params.values())

@@ -29,7 +29,6 @@ from tools.harness import (
 )
 
 ADMIN_HASH = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseAdminPasswordHash"]
-PROVISIONER_PASSWORD = PLACEHOLDER_SECRETS["salla-analytics-infra:clickhouseProvisionerPassword"]
 
 
 def test_password_hash_matches_the_providers_documented_format() -> None:
@@ -121,7 +120,13 @@ def test_providers_get_no_credential_inputs(dev: ProgramRun) -> None:
     for provider in (CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER, RANDOM_PROVIDER):
         inputs = dev.one(provider).inputs
         assert set(inputs) <= {"version"}, inputs
-    values = [str(v) for r in dev.resources for v in r.inputs.values()]
+    # The access inventory's `operators` names the provisioning user, which is also the deploy job's
+    # SQL login name: a declared constant (settings.passwords), not a value read from the environment.
+    inventory = "pulumi-python:dynamic/clickhouse:AccessInventory"
+    assert dev.one(inventory).inputs["operators"] == [PLACEHOLDER_ENV["CLICKHOUSE_SQL_USER"]]
+    values = [
+        str(v) for r in dev.resources for k, v in r.inputs.items() if (r.type, k) != (inventory, "operators")
+    ]
     for placeholder in PLACEHOLDER_ENV.values():
         assert not any(placeholder in v for v in values), placeholder
 
@@ -190,7 +195,7 @@ def test_serving_the_restore_switches_sql_users_and_consumers() -> None:
         if "CLICKHOUSE_URL" in env:
             assert urlsplit(env["CLICKHOUSE_URL"]).hostname == host
     for user in run.of_type("pulumi-python:dynamic/clickhouse:User"):
-        assert user.inputs["connection"]["value"]["host"] == host
+        assert user.inputs["connection"]["host"] == host
 
 
 def test_retiring_the_primary_by_config_unprotect_then_remove() -> None:
@@ -306,13 +311,13 @@ def test_warehouse_outputs(dev: ProgramRun) -> None:
     url = urlsplit(dev.outputs["clickhouse_connection_string"])
     assert (url.scheme, url.username, url.hostname, url.port, url.path) == (
         "https",
-        "app",
+        "salla_app",
         https["host"],
         8443,
         "/analytics",
     )
     etl = urlsplit(dev.outputs["clickhouse_etl_connection_string"])
-    assert (etl.username, etl.hostname) == ("data_pipeline", https["host"])
+    assert (etl.username, etl.hostname) == ("salla_data_pipeline", https["host"])
     assert url.password != etl.password
 
 
@@ -367,16 +372,15 @@ def test_admin_password_and_its_hash_are_nowhere_but_the_services_password_hash(
     assert "https://default:" not in outputs
 
 
-def test_only_the_provisioners_credentials_reach_the_sql_provider(dev: ProgramRun) -> None:
+def test_the_sql_provider_gets_the_endpoint_and_the_stack_and_no_login(dev: ProgramRun) -> None:
     dynamic = [r for r in dev.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
     users = [r for r in dynamic if r.type.endswith(":User")]
     # The database, two roles, two grants; per consumer user a user, its profile and its quota.
     assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users) + 1  # + the access inventory
+    service = dev.one(SERVICE).state["endpoints"]["https"]
     for res in dynamic:
-        assert "connection" in res.secret_inputs, res.name
-        connection = _unwrapped(res.inputs["connection"])
-        assert (connection["username"], connection["password"]) == ("provisioner", PROVISIONER_PASSWORD)
-        assert PROVISIONER_PASSWORD.encode() not in _pickled_provider(res.inputs)
+        assert _unwrapped(res.inputs["connection"]) == {"host": service["host"], "port": service["port"]}
+        assert res.inputs["stack"] == "dev" and "stack" not in res.secret_inputs, res.name
 
 
 def test_cache_outputs(dev: ProgramRun) -> None:

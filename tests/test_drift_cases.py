@@ -12,6 +12,7 @@ import pytest
 
 from clickhouse_sql.client import ClickHouseSQLError
 from clickhouse_sql.inventory import FOUND, REPAIR, AccessInventoryProvider
+from clickhouse_sql.login import ClickHouseLoginError
 from clickhouse_sql.role import RoleProvider
 from tests import drift_cases, refresh_cost
 from tests.ch_model import ClickHouseModel
@@ -260,3 +261,32 @@ def test_a_user_create_that_fails_after_create_user_drops_it_again_so_the_next_u
     ]
     assert_exactly_declared(engine.model)
     assert deploy(engine, declaration()) == []
+
+
+def test_the_observer_login_refreshes_the_inventory_and_a_repair_stops_before_any_sql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As every SQL resource: the read-only `observer` (previews, plans, drift jobs) may refresh the
+    inventory; its create, repairing update and delete are refused cleanly, before any connection."""
+    _, engine = run(CASES[0])  # `backdoor` holds the writer role; repaired as `provisioner`
+    engine.model.seed("GRANT `analytics_write` TO `backdoor`")
+    monkeypatch.setenv("CLICKHOUSE_SQL_USER", "observer")
+    monkeypatch.setenv("CLICKHOUSE_SQL_PASSWORD", "0bserver-Pw!")
+    assert preview_refresh(engine, declaration()) == [
+        "inventory: user backdoor holds role analytics_write (not declared): the next deploy revokes it"
+    ]
+    engine.refresh()  # stored: its repair is named
+    provider = AccessInventoryProvider(engine.model.factory)
+    _cls, id_, olds = engine.state["inventory"]
+    connections, statements = engine.model.connections, len(engine.model.statements)
+    for attempt, verb in (
+        (lambda: provider.update(id_, olds, dict(olds)), "update"),
+        (lambda: provider.create(dict(olds)), "create"),
+        (lambda: provider.delete(id_, olds), "delete"),
+    ):
+        with pytest.raises(ClickHouseLoginError) as err:
+            attempt()
+        assert str(err.value).startswith(f"access inventory `analytics`: {verb} refused: ")
+        assert "CLICKHOUSE_SQL_USER=observer is the read-only login" in str(err.value)
+    assert (engine.model.connections, len(engine.model.statements)) == (connections, statements)
+    assert "analytics_write" in engine.model.users["backdoor"].roles

@@ -107,6 +107,7 @@ def test_pack_has_the_issues_policies_with_their_levels() -> None:
         "qstash-no-v1-resources": "mandatory",
         "state-bucket-hardened": "mandatory",
         "kms-key-rotation": "mandatory",
+        "vercel-stack-binding": "mandatory",
     }
 
 

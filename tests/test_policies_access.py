@@ -149,20 +149,33 @@ def test_a_password_pairs_with_the_user_of_the_longest_consumer_name() -> None:
     assert [r for r, _ in _password_findings([app, password])] == [password.name]
 
 
+def test_during_the_namespace_migration_the_namespaced_user_owns_the_passwords() -> None:
+    # `legacySqlUser: true`: the former user (unprotected, retiring) and the namespaced one share them.
+    new = _reg(USER, "warehouse-access-app-sql-user", protect=True)
+    former = _reg(USER, "warehouse-access-app-user", protect=False, retiring=True)
+    password = _reg(PASSWORD, "warehouse-access-app-password", protect=True)
+    rotating = _reg(PASSWORD, "warehouse-access-app-password-2026-11", protect=False)
+    assert _password_findings([former, new, password, rotating]) == []
+    assert _password_findings([new, former, password, rotating]) == []
+    # Owned by the namespaced user: both unprotected is refused, although the former one retires.
+    both = [former, new, dataclasses.replace(password, protect=False), rotating]
+    assert [r for r, _ in _password_findings(both)] == [password.name, rotating.name]
+
+
 def test_prod_consumer_without_explicit_limits_is_blocked() -> None:
     consumers = stack_value("prod", "consumers")
     del consumers["ai"]["limits"]
     consumers["app"]["limits"].pop("maxResultRows")  # one key from the defaults is not "set"
     found = findings("prod", {"consumers": consumers})
     assert _by_policy(found)["clickhouse-consumer-limits"] == [
-        "warehouse-access-ai-limits",
-        "warehouse-access-ai-quota",
-        "warehouse-access-app-limits",
-        "warehouse-access-app-quota",
+        "warehouse-access-ai-sql-limits",
+        "warehouse-access-ai-sql-quota",
+        "warehouse-access-app-sql-limits",
+        "warehouse-access-app-sql-quota",
     ]
     assert [f.policy for f in found] == ["clickhouse-consumer-limits"] * 4
-    message = next(f.message for f in found if f.resource == "warehouse-access-ai-quota")
-    assert message.startswith("ClickHouse quota 'ai_quota' takes limits from the access defaults")
+    message = next(f.message for f in found if f.resource == "warehouse-access-ai-sql-quota")
+    assert message.startswith("ClickHouse quota 'salla_ai_quota' takes limits from the access defaults")
     assert "queriesPerHour" in message
 
 

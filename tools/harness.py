@@ -28,7 +28,8 @@ import yaml
 
 from settings.accounts import ACCOUNT_ENVIRONMENT
 from settings.credentials import PROVIDER_ENVIRONMENT
-from settings.passwords import sha256_b64
+from settings.passwords import PROVISIONER_USER, sha256_b64
+from settings.sql_login import SQL_LOGIN_ENVIRONMENT
 
 from .mocks import (
     CLICKHOUSE_PROVIDER,
@@ -56,6 +57,7 @@ __all__ = [
     "PLACEHOLDER_ADMIN_PASSWORD",
     "PLACEHOLDER_ENV",
     "PLACEHOLDER_SECRETS",
+    "PLACEHOLDER_SQL_PASSWORD",
     "PROJECT",
     "RANDOM_PASSWORD",
     "RANDOM_PROVIDER",
@@ -83,16 +85,22 @@ PLACEHOLDER_ADMIN_PASSWORD = "Placeholder-Adm1n-Pa55word!x"
 # validation rules (the hash's format, the password's complexity rule) and are obviously fake.
 PLACEHOLDER_SECRETS: dict[str, str] = {
     f"{PROJECT}:clickhouseAdminPasswordHash": sha256_b64(PLACEHOLDER_ADMIN_PASSWORD),
-    f"{PROJECT}:clickhouseProvisionerPassword": "Placeholder-Pr0visioner-Pa55!",
     f"{PROJECT}:qstashToken": "placeholder-qstash-token",
     f"{PROJECT}:qstashCurrentSigningKey": "sig_placeholder_current",
     f"{PROJECT}:qstashNextSigningKey": "sig_placeholder_next",
 }
-# What the providers read from the environment (the program's own list), as placeholders.
+# The SQL login's password in the environment (as a deploy job has it). The program never gets
+# it: tests look for it in every input, output and pickled provider to prove that.
+PLACEHOLDER_SQL_PASSWORD = "Placeholder-Pr0visioner-Pa55!"
+# What the providers read from the environment (the program's own list), as placeholders; the SQL
+# login is the deploy job's (`provisioner`).
 PLACEHOLDER_ENV: dict[str, str] = {
-    name: f"placeholder-{name.lower().replace('_', '-')}"
-    for names in PROVIDER_ENVIRONMENT.values()
-    for name in names
+    **{
+        name: f"placeholder-{name.lower().replace('_', '-')}"
+        for names in PROVIDER_ENVIRONMENT.values()
+        for name in names
+    },
+    **dict(zip(SQL_LOGIN_ENVIRONMENT, (PROVISIONER_USER, PLACEHOLDER_SQL_PASSWORD), strict=True)),
 }
 # Marker for deleting a key through `overrides`.
 DELETE = object()

@@ -1,26 +1,26 @@
-"""`make provisioner STACK=<stack>`: create (or converge) the `provisioner` SQL user, as the admin.
+"""`make provisioner STACK=<stack>`: create or converge the `provisioner` and `observer` SQL users.
 
     python -m tools.provisioner --stack prod                       # host/port from `pulumi stack output`
     python -m tools.provisioner --stack prod --host <restored host> --port 8443
-    python -m tools.provisioner --stack prod --add-password        # rotation step 1 (README)
+    python -m tools.provisioner --stack prod --rotate provisioner  # rotation step 1 (docs/provisioning.md)
+    python -m tools.provisioner --stack prod --legacy              # during the namespace migration only
 
-The program manages the SQL objects as `provisioner` (clickhouseProvisionerPassword), never as the
-admin `default`, so CI never holds the admin password. This step, run once per service by the
-platform team, is the only one that uses it:
+Deploy jobs manage the SQL objects as `provisioner`; previews, plans and drift jobs read them as
+the read-only `observer` (the SQL provider takes its login from CLICKHOUSE_SQL_USER and
+CLICKHOUSE_SQL_PASSWORD). Neither is the admin `default`, so no job holds the admin password. This
+step, run once per service by the platform team, is the only one that uses it:
 
-1. the database name comes from Pulumi.<stack>.yaml, host and port from the stack's (non-secret)
-   outputs or --host/--port; the provisioner's password from `pulumi config get` (or a prompt);
-2. the exact statements are printed first, the password shown only as the placeholder
-   `<sha256 of clickhouseProvisionerPassword>`, and nothing runs without a typed `yes`;
+0. it refuses, before asking for anything, unless the checkout is a clean commit on the remote's
+   main (tools.reviewed_code; `--break-glass` proceeds with a warning);
+1. the database (and, with --legacy, the consumers' former user names) come from
+   Pulumi.<stack>.yaml, host and port from the stack's (non-secret) outputs or --host/--port; the
+   two users' passwords from CLICKHOUSE_PROVISIONER_PASSWORD / CLICKHOUSE_OBSERVER_PASSWORD or
+   getpass prompts (typed twice); they are never printed: the operator stores them as the GitHub
+   environment secret CLICKHOUSE_SQL_PASSWORD (docs/provisioning.md);
+2. the exact statements are printed first, the passwords only as placeholders, and nothing runs
+   without a typed `yes`;
 3. the admin password is typed at a getpass prompt (never echoed, stored or printed; errors are
-   scrubbed), and the statements run over HTTPS with clickhouse-connect as `default`.
-
-Every statement is idempotent: running it again converges the user to exactly this password,
-exactly the project's two roles (WITH ADMIN OPTION, default roles ALL) and exactly the grants of
-`grant_statements` (README "The provisioning user"). The roles are created here, before the first
-`pulumi up` (whose Role resources then converge on them): a role can be granted to users by the
-provisioner only because it holds that role WITH ADMIN OPTION, active in its sessions; no
-`ROLE ADMIN`, which would let it grant any role (Cloud's `default_role` included) to anyone.
+   scrubbed), and the statements (tools.provisioner_sql) run over HTTPS with clickhouse-connect.
 """
 
 from __future__ import annotations
@@ -28,78 +28,33 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 import yaml
 
 from clickhouse_sql.client import Connection, Executor, failures, open_clickhouse, scrub
-from components.warehouse_access import PRIVILEGES, role_name
-from settings.passwords import PROVISIONER_USER, password_problems, sha256_hex
-from settings.rules import SQL_NAME
+from settings.consumers import legacy_sql_user_name
+from settings.passwords import OBSERVER_USER, PROVISIONER_USER, password_problems, sha256_hex
 from tools.project import PROJECT, ROOT
+from tools.provisioner_sql import PLACEHOLDERS, ProvisionerError, statements
+from tools.reviewed_code import UnreviewedCode, require_reviewed
 
-PLACEHOLDER = "<sha256 of clickhouseProvisionerPassword>"
-PASSWORD_KEY = f"{PROJECT}:clickhouseProvisionerPassword"
-USER_ADMIN = "CREATE USER, ALTER USER, DROP USER"
-# Access management the SQL provider needs besides users and roles, and reading it back.
-# Not ROLE ADMIN: granting roles comes from holding the project's roles WITH ADMIN OPTION.
-GLOBAL = (
-    "CREATE SETTINGS PROFILE, ALTER SETTINGS PROFILE, DROP SETTINGS PROFILE, "
-    "CREATE QUOTA, ALTER QUOTA, DROP QUOTA, SHOW USERS, SHOW ROLES, SHOW SETTINGS PROFILES, SHOW QUOTAS"
-)
-# The data privileges the consumers' roles carry; granting them needs them WITH GRANT OPTION.
-ROLE_PRIVILEGES = "SELECT, INSERT, CREATE TABLE, ALTER TABLE, DROP TABLE"
-# Users the provisioner may never create, alter or drop: the admin, itself, the SQL console's users.
-PROTECTED_USERS = ("default", PROVISIONER_USER, "`sql-console`*")
-
-
-class ProvisionerError(Exception):
-    """A problem the operator can fix; the message holds no secret."""
-
-
-def project_roles(database: str) -> list[str]:
-    """The roles WarehouseAccess declares (`<database>_read`, `<database>_write`)."""
-    return [role_name(database, access) for access in PRIVILEGES]
-
-
-def grant_statements(database: str) -> list[str]:
-    """The provisioner's roles and privileges, exactly (each WITH REPLACE OPTION replaces all it had)."""
-    user, roles = PROVISIONER_USER, ", ".join(project_roles(database))
-    return [
-        # Exactly the project's roles, which it may grant and revoke (ADMIN OPTION); any other role goes.
-        f"GRANT {roles} TO {user} WITH ADMIN OPTION WITH REPLACE OPTION",
-        f"GRANT {USER_ADMIN} ON * TO {user} WITH REPLACE OPTION",
-        *(f"REVOKE {USER_ADMIN} ON {protected} FROM {user}" for protected in PROTECTED_USERS),
-        f"GRANT CREATE ROLE, ALTER ROLE, DROP ROLE ON {database}_* TO {user}",
-        f"GRANT {GLOBAL} ON *.* TO {user}",
-        f"GRANT CREATE DATABASE ON {database}.* TO {user}",
-        f"GRANT {ROLE_PRIVILEGES} ON {database}.* TO {user} WITH GRANT OPTION",
-    ]
-
-
-def statements(database: str, password_hex: str, *, add_password: bool = False) -> list[str]:
-    """What runs as `default`. `add_password`: only add a second password (rotation, step 1)."""
-    if not SQL_NAME.match(database):
-        raise ProvisionerError(f"dataWarehouse.database {database!r} is not a ClickHouse database name")
-    user, by = PROVISIONER_USER, f"IDENTIFIED WITH sha256_hash BY '{password_hex}'"
-    if add_password:
-        return [f"ALTER USER {user} ADD {by}"]
-    roles = project_roles(database)
-    return [
-        f"CREATE USER IF NOT EXISTS {user} {by}",
-        # Exactly this one password; its roles (only the project's, below) active in every session.
-        f"ALTER USER {user} {by} DEFAULT ROLE ALL",
-        f"CREATE DATABASE IF NOT EXISTS {database}",
-        *(f"CREATE ROLE IF NOT EXISTS {role}" for role in roles),
-        # Roles carry no settings profile any more; an old `<role>_profile` (readonly = 2 on the read
-        # role) would make the provisioner's sessions read-only, so it goes before they are active.
-        "DROP SETTINGS PROFILE IF EXISTS " + ", ".join(f"{role}_profile" for role in roles),
-        *grant_statements(database),
-    ]
+USERS = (PROVISIONER_USER, OBSERVER_USER)
+PASSWORD_ENV = {
+    PROVISIONER_USER: "CLICKHOUSE_PROVISIONER_PASSWORD",
+    OBSERVER_USER: "CLICKHOUSE_OBSERVER_PASSWORD",
+}
+# Where each password goes: the secret CLICKHOUSE_SQL_PASSWORD of these GitHub environments
+# (deploy jobs log in as the provisioner; plan, preview and drift jobs as the observer).
+ENVIRONMENTS = {
+    "prod": {PROVISIONER_USER: "production", OBSERVER_USER: "production-plan"},
+    "dev": {PROVISIONER_USER: "dev", OBSERVER_USER: "dev-preview"},
+}
 
 
 def _pulumi(argv: Sequence[str]) -> str:
@@ -113,13 +68,27 @@ def _pulumi(argv: Sequence[str]) -> str:
     return result.stdout
 
 
-def stack_database(stack: str) -> str:
+def _stack_config(stack: str) -> dict[str, Any]:
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise ProvisionerError(f"no stack file {path.name}")
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    warehouse = config.get(f"{PROJECT}:dataWarehouse") or {}
+    config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    return config
+
+
+def stack_database(stack: str) -> str:
+    warehouse = _stack_config(stack).get(f"{PROJECT}:dataWarehouse") or {}
     return str(warehouse.get("database", "analytics"))
+
+
+def legacy_users(stack: str) -> list[str]:
+    """The consumers' former SQL user names (`app`, `data_pipeline`): those with a ClickHouse user."""
+    consumers = _stack_config(stack).get(f"{PROJECT}:consumers") or {}
+    return [
+        legacy_sql_user_name(name)
+        for name, consumer in consumers.items()
+        if isinstance(consumer, dict) and consumer.get("clickhouse") in ("read", "write")
+    ]
 
 
 def endpoint(stack: str, pulumi: Callable[[Sequence[str]], str]) -> tuple[str, int]:
@@ -130,20 +99,18 @@ def endpoint(stack: str, pulumi: Callable[[Sequence[str]], str]) -> tuple[str, i
     return str(host), int(port)
 
 
-def provisioner_password(
-    stack: str, pulumi: Callable[[Sequence[str]], str], prompt: Callable[[str], str]
-) -> str:
-    try:
-        password = pulumi(["config", "get", PASSWORD_KEY, "--stack", stack]).rstrip("\n")
-    except ProvisionerError:
-        password = ""
+def user_password(user: str, env: Mapping[str, str], prompt: Callable[[str], str]) -> str:
+    """The user's password: from its environment variable, else typed twice (never echoed)."""
+    variable = PASSWORD_ENV[user]
+    password = env.get(variable, "")
     if not password:
-        password = prompt(f"{PASSWORD_KEY} (not readable from the stack config): ")
+        password = prompt(f"New password of the SQL user `{user}` (or set {variable}; not echoed): ")
         if prompt("The same password again: ") != password:
-            raise ProvisionerError("the two passwords differ")
+            raise ProvisionerError(f"the two passwords typed for `{user}` differ")
     if missing := password_problems(password):
         raise ProvisionerError(
-            f"{PASSWORD_KEY} does not meet the complexity rule; it needs " + ", ".join(missing)
+            f"the password of `{user}` ({variable} or the prompt) does not meet the complexity rule; "
+            "it needs " + ", ".join(missing)
         )
     return password
 
@@ -156,10 +123,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=None, help="its HTTPS port (default: the stack output)")
     parser.add_argument(
-        "--add-password",
-        action="store_true",
-        help="rotation step 1: add clickhouseProvisionerPassword as a second password, keep the old one",
+        "--rotate",
+        choices=USERS,
+        default=None,
+        help="rotation step 1: add a new password to this user, keep the old one",
     )
+    parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="namespace migration: also manage the consumers' former user names (docs/provisioning.md)",
+    )
+    parser.add_argument(
+        "--break-glass",
+        action="store_true",
+        help="run even when the checkout is not a clean commit on the remote's main (prints a warning)",
+    )
+    parser.add_argument("--remote", default="origin", help="the git remote whose main is reviewed code")
     return parser
 
 
@@ -170,18 +149,28 @@ def main(
     ask: Callable[[str], str] = input,
     prompt: Callable[[str], str] = getpass.getpass,
     opener: Callable[[Connection], Executor] = open_clickhouse,
+    env: Mapping[str, str] | None = None,
+    reviewed: Callable[..., str | None] = require_reviewed,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    env = os.environ if env is None else env
     args = _parser().parse_args(argv)
     secrets: list[str] = []
     try:
+        # Before anything is asked or read: only reviewed code gets the admin password.
+        if warning := reviewed(ROOT, args.remote, break_glass=args.break_glass):
+            print(warning, file=err)
         database = stack_database(args.stack)
+        legacy = legacy_users(args.stack) if args.legacy else []
         host, port = (args.host, args.port or 8443) if args.host else endpoint(args.stack, pulumi)
-        password = provisioner_password(args.stack, pulumi, prompt)
-        secrets += [password, sha256_hex(password)]
-        shown = statements(database, PLACEHOLDER, add_password=args.add_password)
+        users = [args.rotate] if args.rotate else list(USERS)
+        passwords = {user: user_password(user, env, prompt) for user in users}
+        if len(set(passwords.values())) < len(passwords):
+            raise ProvisionerError("the provisioner and the observer need two different passwords")
+        secrets += [form for p in passwords.values() for form in (p, sha256_hex(p))]
+        shown = statements(database, PLACEHOLDERS, add_password=args.rotate, legacy_users=legacy)
         print(f"On {host}:{port} as `default` (stack {args.stack}), these statements will run:\n", file=out)
         print("\n".join(f"  {sql};" for sql in shown) + "\n", file=out)
         if ask("Type yes to run them: ").strip() != "yes":
@@ -189,14 +178,15 @@ def main(
             return 1
         admin = prompt("ClickHouse admin (default) password (not echoed, not stored): ")
         secrets.append(admin)
+        hexes = {**PLACEHOLDERS, **{user: sha256_hex(p) for user, p in passwords.items()}}
         executor = opener(Connection(host=host, port=port, username="default", password=admin))
         try:
-            for sql in statements(database, sha256_hex(password), add_password=args.add_password):
+            for sql in statements(database, hexes, add_password=args.rotate, legacy_users=legacy):
                 executor.command(sql)
-            grants = executor.query(f"SHOW GRANTS FOR {PROVISIONER_USER}", {})
+            grants = {user: executor.query(f"SHOW GRANTS FOR {user}", {}) for user in USERS}
         finally:
             executor.close()
-    except ProvisionerError as exc:
+    except (ProvisionerError, UnreviewedCode) as exc:
         print(f"error: {scrub(str(exc), secrets)}", file=err)
         return 2
     except failures() as exc:
@@ -205,8 +195,16 @@ def main(
     except (EOFError, KeyboardInterrupt):
         print("\nstopped: no input (the prompts need a terminal); nothing more was run", file=err)
         return 1
-    print(f"done. {PROVISIONER_USER} now holds:", file=out)
-    print("\n".join(f"  {row[0]}" for row in grants), file=out)
+    for user in USERS:
+        print(f"done. {user} now holds:", file=out)
+        print("\n".join(f"  {row[0]}" for row in grants[user]), file=out)
+    for user in users:
+        environment = ENVIRONMENTS.get(args.stack, {}).get(user, f"the {user}'s environment of {args.stack}")
+        print(
+            f"Store the password of `{user}` as the secret CLICKHOUSE_SQL_PASSWORD of the GitHub "
+            f"environment {environment!r}.",
+            file=out,
+        )
     return 0
 
 

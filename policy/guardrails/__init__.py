@@ -8,6 +8,7 @@ from .clickhouse import backup_retention, backup_rpo, ip_access_valid, no_open_i
 from .common import data_stores_protected, required_tags
 from .qstash import endpoints_https, no_v1_resources
 from .redis import budget_cap, eviction_enabled, ip_allowlist, state_no_eviction, tls_required
+from .vercel import vercel_stack_binding
 
 PACK_NAME = "salla-analytics-guardrails"
 
@@ -30,6 +31,7 @@ POLICIES: list[Policy] = [
     no_v1_resources,
     state_bucket_hardened,
     kms_key_rotation,
+    vercel_stack_binding,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

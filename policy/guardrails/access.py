@@ -62,13 +62,16 @@ def validate_access_protected(args: ResourceValidationArgs, report: ReportViolat
 
 
 def _owner(password: PolicyResource, users: Iterable[PolicyResource]) -> PolicyResource | None:
-    """The user whose consumer the password belongs to (the longest matching name prefix)."""
+    """The user whose consumer the password belongs to (the longest matching name prefix).
+
+    A consumer's namespaced user (`<consumer>-sql-user`) and, while it migrates, its former one
+    (`<consumer>-user`) share its passwords: the protected one (the namespaced) owns them."""
     owners = []
     for user in users:
-        prefix = user.name.removesuffix("-user") + "-password"
+        prefix = user.name.removesuffix("-user").removesuffix("-sql") + "-password"
         if password.name == prefix or password.name.startswith(prefix + "-"):
-            owners.append((len(prefix), user))
-    return max(owners, key=lambda pair: pair[0])[1] if owners else None
+            owners.append((len(prefix), bool(user.opts.protect), user))
+    return max(owners, key=lambda owner: owner[:2])[2] if owners else None
 
 
 def _retiring(user: PolicyResource) -> bool:
