@@ -13,6 +13,7 @@ from pydantic import (
 
 from .errors import fail, rule
 from .passwords import PROVISIONER_USER
+from .redis import KEY_PREFIX
 from .rules import (
     Settings,
     at_least,
@@ -100,6 +101,9 @@ class Consumer(Settings):
         default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]]
     )
     limits: Limits | None = None
+    # Required when consumers share a Redis database: the prefix of every key its Redis user may
+    # touch (settings.redis.key_prefix_problems; docs/redis-acl.md).
+    key_prefix: str | None = Field(None, examples=["app:"])
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
     retire: bool = Field(False, examples=[True])
@@ -124,12 +128,31 @@ class Consumer(Settings):
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:
-        if self.clickhouse == "none" and (self.limits is not None or self.retire):
+        if self.clickhouse == "none" and (self.limits is not None or (self.retire and self.redis == "none")):
             fail(
                 rule(
-                    "limits and retire apply to a consumer's ClickHouse user; this consumer has none",
+                    "limits apply to a consumer's ClickHouse user, retire to its ClickHouse or Redis "
+                    "user; this consumer has none",
                     "remove them, or set clickhouse: read|write",
                     value=None,
+                )
+            )
+        if self.key_prefix is not None and not KEY_PREFIX.match(self.key_prefix):
+            fail(
+                rule(
+                    "is not a key prefix: letters, digits and ':._{}/-' (max 63, no glob characters)",
+                    "use e.g. app:",
+                    at=["keyPrefix"],
+                    value=self.key_prefix,
+                )
+            )
+        if self.key_prefix is not None and self.redis == "none":
+            fail(
+                rule(
+                    "applies to a consumer's Redis user; this consumer has none",
+                    "remove it",
+                    at=["keyPrefix"],
+                    value=self.key_prefix,
                 )
             )
         return self

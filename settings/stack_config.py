@@ -25,6 +25,7 @@ from .data_warehouse import LIFECYCLE_TAG, Warehouse
 from .errors import fail, rule
 from .passwords import is_sha256_b64, password_problems
 from .pipeline_state import PipelineState
+from .redis import key_prefix_problems
 from .rules import (
     NonEmpty,
     Settings,
@@ -40,23 +41,18 @@ class StackConfig(Settings):
     cache: Cache
     pipeline_state: PipelineState
     messaging: Messaging
-    consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
+    consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names), AfterValidator(key_prefixes)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
     # The admin (`default`) password's SHA-256, as the service takes it (`make admin-hash`).
     clickhouse_admin_password_hash: SecretStr
     # The password of the SQL user the SQL objects are managed with (`make provisioner`).
     clickhouse_provisioner_password: SecretStr
-    qstash_token: SecretStr
-    qstash_current_signing_key: SecretStr
-    qstash_next_signing_key: SecretStr
+    # The QStash token and signing keys are not config: read from the Upstash API (docs/qstash.md).
 
     @field_validator(
         "clickhouse_admin_password_hash",
         "clickhouse_provisioner_password",
-        "qstash_token",
-        "qstash_current_signing_key",
-        "qstash_next_signing_key",
     )
     @classmethod
     def _encrypted(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
@@ -109,6 +105,11 @@ class StackConfig(Settings):
         if problems:
             fail(*problems)
         return value
+
+
+def key_prefixes(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
+    key_prefix_problems(consumers)
+    return consumers
 
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:

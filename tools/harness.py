@@ -84,9 +84,6 @@ PLACEHOLDER_ADMIN_PASSWORD = "Placeholder-Adm1n-Pa55word!x"
 PLACEHOLDER_SECRETS: dict[str, str] = {
     f"{PROJECT}:clickhouseAdminPasswordHash": sha256_b64(PLACEHOLDER_ADMIN_PASSWORD),
     f"{PROJECT}:clickhouseProvisionerPassword": "Placeholder-Pr0visioner-Pa55!",
-    f"{PROJECT}:qstashToken": "placeholder-qstash-token",
-    f"{PROJECT}:qstashCurrentSigningKey": "sig_placeholder_current",
-    f"{PROJECT}:qstashNextSigningKey": "sig_placeholder_next",
 }
 # What the providers read from the environment (the program's own list), as placeholders.
 PLACEHOLDER_ENV: dict[str, str] = {
