@@ -9,6 +9,7 @@ output carries it, nor the database's own REST tokens.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,15 +33,8 @@ class RedisAccess:
     rest_token: pulumi.Output[str]
 
 
-def rotation_step(consumer: Consumer) -> dict[str, object]:
-    labels = list(consumer.passwords)
-    if len(labels) == 1:
-        return {"passwords": labels, "step": f"steady: token {labels[0]!r}"}
-    return {
-        "passwords": labels,
-        "step": f"rotating: {labels[1]!r} added and handed out, {labels[0]!r} still accepted; "
-        f"finish with passwords: [{labels[1]}] once the consumer uses {labels[1]!r}",
-    }
+def _token(label: str, tokens: Mapping[str, str]) -> str:
+    return tokens[label]
 
 
 def consumer_users(
@@ -74,7 +68,7 @@ def consumer_users(
             opts=pulumi.ResourceOptions(parent=parent, protect=protect and not c.retire),
         )
         # `tokens` is a secret output: everything built from it stays secret.
-        token = user.tokens.apply(lambda tokens, label=newest: tokens[label])
+        token = user.tokens.apply(functools.partial(_token, newest))
         url = pulumi.Output.all(user.name, token, database.endpoint, database.port).apply(
             lambda parts: credential_url("rediss", *parts)
         )

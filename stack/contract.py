@@ -119,8 +119,8 @@ def export_contract(
     for output, (consumer, database, part) in SEED_REDIS.items():
         declared = consumers.get(consumer)
         if declared is not None and declared.redis == database:
-            access = (src.cache if database == "cache" else src.pipeline)[consumer]
-            values[output] = getattr(access, part)
+            redis = (src.cache if database == "cache" else src.pipeline)[consumer]
+            values[output] = getattr(redis, part)
     # The one place that decides what is secret in the outputs: the table above.
     for name, value in values.items():
         pulumi.export(name, pulumi.Output.secret(value) if OUTPUTS[name] else value)

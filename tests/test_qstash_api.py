@@ -13,6 +13,12 @@ from upstash_access.qstash import QStashApiError, QStashCredentialsProvider
 from .qstash_standin import API_KEY, EMAIL, Account, serving
 
 
+def result_outs(result: Any) -> dict[str, Any]:
+    """A CRUD result's outputs (the SDK types them optional)."""
+    assert result.outs is not None
+    return dict(result.outs)
+
+
 @pytest.fixture
 def account() -> Account:
     return Account()
@@ -33,7 +39,7 @@ def props(rotation: str = "") -> dict[str, Any]:
 def test_create_reads_the_accounts_token_and_keys(
     provider: QStashCredentialsProvider, account: Account
 ) -> None:
-    outs = provider.create(props()).outs
+    outs = result_outs(provider.create(props()))
     assert (outs["token"], outs["current_signing_key"], outs["next_signing_key"]) == (
         account.token,
         account.current,
@@ -43,7 +49,7 @@ def test_create_reads_the_accounts_token_and_keys(
 
 
 def test_no_op_up_calls_nothing(provider: QStashCredentialsProvider, account: Account) -> None:
-    outs = provider.create(props("2026-11")).outs
+    outs = result_outs(provider.create(props("2026-11")))
     seen = len(account.requests)
     assert provider.diff("qstash", outs, props("2026-11")).changes is False
     assert len(account.requests) == seen
@@ -53,9 +59,9 @@ def test_no_op_up_calls_nothing(provider: QStashCredentialsProvider, account: Ac
 def test_new_rotation_label_rotates_exactly_once(
     provider: QStashCredentialsProvider, account: Account
 ) -> None:
-    before = provider.create(props("2026-11")).outs
+    before = result_outs(provider.create(props("2026-11")))
     assert provider.diff("qstash", before, props("2026-12")).changes is True
-    after = provider.update("qstash", before, props("2026-12")).outs
+    after = result_outs(provider.update("qstash", before, props("2026-12")))
     assert account.calls("POST", "/v2/keys/rotate") == 1
     # As documented: next becomes current, and a new next is made; the outputs carry the new pair.
     assert after["current_signing_key"] == before["next_signing_key"]
@@ -67,13 +73,13 @@ def test_new_rotation_label_rotates_exactly_once(
 
 
 def test_keys_rolled_in_the_console_are_drift(provider: QStashCredentialsProvider, account: Account) -> None:
-    outs = provider.create(props()).outs
+    outs = result_outs(provider.create(props()))
     account.rotate()
-    read = provider.read("qstash", outs).outs
+    read = result_outs(provider.read("qstash", outs))
     assert read["drift"] == ["the signing keys changed outside the program (rolled in the console?)"]
     assert read["current_signing_key"] == account.current
     assert provider.diff("qstash", read, props()).changes is True
-    assert provider.update("qstash", read, props()).outs["drift"] == []
+    assert result_outs(provider.update("qstash", read, props()))["drift"] == []
     assert account.calls("POST", "/v2/keys/rotate") == 0
 
 

@@ -19,7 +19,13 @@ from upstash_access.extensions import LocalTokens
 from upstash_access.inventory import RedisAclUsersProvider
 from upstash_access.user import RedisUserProvider
 
-from .redis_server import ADMIN_PASSWORD, Server, running
+from .redis_server import ADMIN_PASSWORD, Server, command, running
+
+
+def result_outs(result: Any) -> dict[str, Any]:
+    """A CRUD result's outputs (the SDK types them optional)."""
+    assert result.outs is not None
+    return dict(result.outs)
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +53,21 @@ def declared(server: Server, name: str, prefix: str, passwords: list[str]) -> di
     }
 
 
-def newest(outs: dict[str, Any]) -> str:
-    return str(outs["tokens"][outs["passwords"][-1]])
+def newest(stored: dict[str, Any]) -> str:
+    return str(stored["tokens"][stored["passwords"][-1]])
 
 
-def denied(client: redis.Redis, *command: str) -> bool:
+def denied(client: redis.Redis, *args: str) -> bool:
     try:
-        client.execute_command(*command)
+        command(client, *args)
     except redis.exceptions.NoPermissionError:
         return True
     return False
 
 
 def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: RedisUserProvider) -> None:
-    app = users.create(declared(server, "salla_app", "app:", ["initial"])).outs
-    jobs = users.create(declared(server, "salla_jobs", "jobs:", ["initial"])).outs
+    app = result_outs(users.create(declared(server, "salla_app", "app:", ["initial"])))
+    jobs = result_outs(users.create(declared(server, "salla_jobs", "jobs:", ["initial"])))
     assert newest(app) != newest(jobs)
     client = server.login("salla_app", newest(app))
     client.set("app:session:1", "v")
@@ -71,7 +77,7 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
     # Another consumer's prefix, and every forbidden command: refused by the server's ACL.
     assert denied(client, "SET", "jobs:cursor", "x")
     assert denied(client, "GET", "jobs:cursor")
-    for command in (
+    for forbidden in (
         ("FLUSHALL",),
         ("FLUSHDB",),
         ("KEYS", "*"),
@@ -84,33 +90,35 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
         ("CLIENT", "LIST"),
         ("SHUTDOWN",),
     ):
-        assert denied(client, *command), command
-    # The admin user still exists and is not the consumer's.
-    assert server.admin().acl_whoami() == "default"
+        assert denied(client, *forbidden), forbidden
+    # Hashes, lists and transactions on its own keys work (the clients' pipelines use MULTI/EXEC).
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset("app:h", "f", "1").lpush("app:l", "x").expire("app:h", 60)
+        assert pipe.execute() == [1, 1, True]
 
 
 def test_rotation_in_two_steps(server: Server, users: RedisUserProvider) -> None:
-    step0 = users.create(declared(server, "salla_rot", "rot:", ["initial"])).outs
+    step0 = result_outs(users.create(declared(server, "salla_rot", "rot:", ["initial"])))
     old = newest(step0)
     # Step 1: a second label adds a token next to the old one; both work; the new one is handed out.
-    step1 = users.update(
-        "salla_rot", step0, declared(server, "salla_rot", "rot:", ["initial", "2026-12"])
-    ).outs
+    step1 = result_outs(
+        users.update("salla_rot", step0, declared(server, "salla_rot", "rot:", ["initial", "2026-12"]))
+    )
     new = newest(step1)
     assert new != old and step1["tokens"]["initial"] == old
     assert server.login("salla_rot", old).set("rot:a", "1")
     assert server.login("salla_rot", new).get("rot:a") == "1"
     # Step 2: only the new label: the old token stops working.
-    step2 = users.update("salla_rot", step1, declared(server, "salla_rot", "rot:", ["2026-12"])).outs
+    step2 = result_outs(users.update("salla_rot", step1, declared(server, "salla_rot", "rot:", ["2026-12"])))
     assert newest(step2) == new and set(step2["tokens"]) == {"2026-12"}
     with pytest.raises(redis.exceptions.AuthenticationError):
         server.login("salla_rot", old).ping()
     assert server.login("salla_rot", new).ping()
-    assert users.read("salla_rot", step2).outs["drift"] == []
+    assert result_outs(users.read("salla_rot", step2))["drift"] == []
 
 
 def test_no_op_up_runs_no_acl_command(server: Server, users: RedisUserProvider) -> None:
-    outs = users.create(declared(server, "salla_noop", "noop:", ["initial"])).outs
+    outs = result_outs(users.create(declared(server, "salla_noop", "noop:", ["initial"])))
     before = server.acl_calls()
     # What the engine does on an unchanged `up`: check and diff against the stored outputs.
     news = declared(server, "salla_noop", "noop:", ["initial"])
@@ -126,29 +134,29 @@ def test_no_op_up_runs_no_acl_command(server: Server, users: RedisUserProvider) 
 def test_rule_changed_by_hand_is_drift_and_the_next_up_repairs_it(
     server: Server, users: RedisUserProvider
 ) -> None:
-    outs = users.create(declared(server, "salla_hand", "hand:", ["initial"])).outs
-    server.admin().execute_command("ACL", "SETUSER", "salla_hand", "+flushall", "~other:*")
-    read = users.read("salla_hand", outs).outs
+    outs = result_outs(users.create(declared(server, "salla_hand", "hand:", ["initial"])))
+    command(server.admin(), "ACL", "SETUSER", "salla_hand", "+flushall", "~other:*")
+    read = result_outs(users.read("salla_hand", outs))
     assert any("key patterns" in d for d in read["drift"]), read["drift"]
     assert any("command rules" in d for d in read["drift"]), read["drift"]
     # Stored drift is a change for diff: the next `up` runs update, which converges.
     news = declared(server, "salla_hand", "hand:", ["initial"])
     assert users.diff("salla_hand", read, news).changes is True
-    repaired = users.update("salla_hand", read, news).outs
+    repaired = result_outs(users.update("salla_hand", read, news))
     client = server.login("salla_hand", newest(outs))
     assert newest(repaired) == newest(outs)  # the token survives the repair
     assert denied(client, "FLUSHALL") and denied(client, "SET", "other:x", "1")
-    assert users.read("salla_hand", repaired).outs["drift"] == []
+    assert result_outs(users.read("salla_hand", repaired))["drift"] == []
 
 
 def test_password_added_by_hand_is_drift(server: Server, users: RedisUserProvider) -> None:
-    outs = users.create(declared(server, "salla_pw", "pw:", ["initial"])).outs
-    server.admin().execute_command("ACL", "SETUSER", "salla_pw", ">hand-made-password")
-    drift = users.read("salla_pw", outs).outs["drift"]
+    outs = result_outs(users.create(declared(server, "salla_pw", "pw:", ["initial"])))
+    command(server.admin(), "ACL", "SETUSER", "salla_pw", ">hand-made-password")
+    drift = result_outs(users.read("salla_pw", outs))["drift"]
     assert drift == ["accepts 1 password(s) not declared"]
-    repaired = users.update(
-        "salla_pw", {**outs, "drift": drift}, declared(server, "salla_pw", "pw:", ["initial"])
-    ).outs
+    repaired = result_outs(
+        users.update("salla_pw", {**outs, "drift": drift}, declared(server, "salla_pw", "pw:", ["initial"]))
+    )
     with pytest.raises(redis.exceptions.AuthenticationError):
         server.login("salla_pw", "hand-made-password").ping()
     assert server.login("salla_pw", newest(repaired)).ping()
@@ -162,19 +170,19 @@ def test_undeclared_user_is_drift_and_removed(server: Server) -> None:
         "admin_password": ADMIN_PASSWORD,
         "users": ["salla_app"],
     }
-    outs = inventory.create(props).outs
-    server.admin().execute_command("ACL", "SETUSER", "intruder", "on", ">x", "~*", "+@all")
-    read = inventory.read("db-2", outs).outs
+    outs = result_outs(inventory.create(props))
+    command(server.admin(), "ACL", "SETUSER", "intruder", "on", ">x", "~*", "+@all")
+    read = result_outs(inventory.read("db-2", outs))
     assert read["drift"] == ["user intruder is on the database but declared by no consumer"]
     assert inventory.diff("db-2", read, props).changes is True
     inventory.update("db-2", read, props)
     assert "intruder" not in server.admin().acl_users()
-    assert inventory.read("db-2", outs).outs["drift"] == []
+    assert result_outs(inventory.read("db-2", outs))["drift"] == []
     assert inventory.diff("db-2", outs, props).changes is False
 
 
 def test_delete_removes_the_user(server: Server, users: RedisUserProvider) -> None:
-    outs = users.create(declared(server, "salla_gone", "gone:", ["initial"])).outs
+    outs = result_outs(users.create(declared(server, "salla_gone", "gone:", ["initial"])))
     users.delete("salla_gone", outs)
     assert "salla_gone" not in server.admin().acl_users()
     assert users.read("salla_gone", outs).id == ""

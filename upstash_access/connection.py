@@ -83,7 +83,7 @@ def run(client: redis.Redis, label: str, secrets: Sequence[str], *command: Seque
     replies = []
     for args in command:
         try:
-            replies.append(client.execute_command(*args))
+            replies.append(client.execute_command(*args))  # type: ignore[no-untyped-call]
         except redis.RedisError as exc:
             shown = scrub(" ".join(args[:3]) + (" ..." if len(args) > 3 else ""), secrets)
             raise RedisAclError(f"{label}: {shown} failed: {scrub(str(exc), secrets)}") from None

@@ -13,10 +13,9 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from clickhouse_sql.base import DRIFT, is_known, plain
-
 from . import connection
 from .connection import ADMIN_USER, Connect
+from .props import DRIFT, is_known, plain
 
 
 class RedisAclUsersProvider(ResourceProvider):

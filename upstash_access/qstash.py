@@ -17,13 +17,14 @@ import base64
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from clickhouse_sql.base import DRIFT, is_known, plain
+from .props import DRIFT, is_known, plain
 
 API_URL = "https://api.upstash.com"
 QSTASH_URL = "https://qstash.upstash.io"
@@ -40,7 +41,7 @@ def _request(method: str, url: str, auth: str) -> dict[str, Any]:
     request = urllib.request.Request(
         url, method=method, headers={"Authorization": auth, "Accept": "application/json"}
     )
-    where = f"{method} {urllib.request.urlparse(url).path}"
+    where = f"{method} {urllib.parse.urlsplit(url).path}"
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             body = json.loads(response.read().decode() or "null")

@@ -16,19 +16,20 @@ declaration in one `ACL SETUSER <u> reset ...`, keeping the declared tokens.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, ResourceProvider, UpdateResult
 from pulumi.runtime import rpc
 
-from clickhouse_sql.base import DRIFT, RETIRING, PreciseDiff, is_known, plain
-from settings.consumers import PASSWORD_LABEL
-
 from . import acl, connection
 from .connection import Connect
 from .extensions import Extensions, UpstashExtensions
+from .props import DRIFT, RETIRING, PreciseDiff, is_known, plain
 
+# The consumers' password labels (settings.consumers.PASSWORD_LABEL; repeated: no settings import here).
+PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 TOKENS = "tokens"
 SHAPE = "acl"
 
