@@ -93,7 +93,9 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
         assert denied(client, *forbidden), forbidden
     # Hashes, lists and transactions on its own keys work (the clients' pipelines use MULTI/EXEC).
     with client.pipeline(transaction=True) as pipe:
-        pipe.hset("app:h", "f", "1").lpush("app:l", "x").expire("app:h", 60)
+        pipe.hset("app:h", "f", "1")
+        pipe.lpush("app:l", "x")
+        pipe.expire("app:h", 60)
         assert pipe.execute() == [1, 1, True]
 
 
