@@ -15,7 +15,7 @@ import redis
 
 from upstash_access import acl
 from upstash_access.connection import RedisAclError, connect_plain
-from upstash_access.extensions import LocalTokens
+from upstash_access.extensions import ExtensionError, LocalTokens, UpstashExtensions
 from upstash_access.inventory import RedisAclUsersProvider
 from upstash_access.user import RedisUserProvider
 
@@ -209,3 +209,46 @@ def test_check_rejects_bad_inputs(users: RedisUserProvider) -> None:
     news = {"name": "default", "key_patterns": ["a*b"], "rules": ["+@all"], "passwords": ["A", "b", "c"]}
     failures = {f.property: f.reason for f in users.check({}, news).failures}
     assert set(failures) == {"name", "key_patterns", "rules", "passwords"}
+
+
+class _Recorder:
+    """Stands in for an Upstash connection at the seam only: records the command, returns `reply`."""
+
+    def __init__(self, reply: object) -> None:
+        self.reply = reply
+        self.commands: list[tuple[str, ...]] = []
+
+    def execute_command(self, *args: str) -> object:
+        self.commands.append(args)
+        return self.reply
+
+
+def test_the_seam_sends_gentoken_and_checks_its_documented_reply() -> None:
+    client = _Recorder(b"AYNgAS2553feg6a2d9842h2a0gcdb5f8efe9934DQ=")
+    assert UpstashExtensions().gentoken(client, "salla_app") == "AYNgAS2553feg6a2d9842h2a0gcdb5f8efe9934DQ="
+    assert client.commands == [("ACL", "GENTOKEN", "salla_app")]
+    for reply in (b"", None, 42, "two words", "salla_app"):
+        with pytest.raises(ExtensionError) as exc:
+            UpstashExtensions().gentoken(_Recorder(reply), "salla_app")
+        assert "two words" not in str(exc.value)
+    # The local double: a fresh token per call, checked the same way.
+    tokens = {LocalTokens().gentoken(None, "salla_app") for _ in range(3)}
+    assert len(tokens) == 3
+
+
+def test_a_plain_redis_has_no_gentoken(server: Server) -> None:
+    """Why the seam exists: the extension is Upstash's own (a real Redis refuses it)."""
+    with pytest.raises(redis.exceptions.ResponseError):
+        UpstashExtensions().gentoken(server.admin(), "salla_app")
+
+
+def _refuse(host: str, port: int, password: str) -> redis.Redis:
+    raise AssertionError("check and diff must not connect")
+
+
+def test_check_and_diff_never_connect(server: Server, users: RedisUserProvider) -> None:
+    stored = result_outs(users.create(declared(server, "salla_offline", "off:", ["initial"])))
+    offline = RedisUserProvider(_refuse, LocalTokens)
+    news = declared(server, "salla_offline", "off:", ["initial", "2026-12"])
+    assert offline.check(stored, news).failures == []
+    assert offline.diff("salla_offline", stored, news).diffs == ["passwords"]
