@@ -95,8 +95,8 @@ class Consumer(Settings):
     clickhouse: Literal["read", "write", "none"] = Field("none", examples=["read"])
     redis: Literal["cache", "pipeline", "none"] = Field("none", examples=["cache"])
     qstash: Annotated[list[Literal["publish", "receive"]], no_duplicates()] = Field(default_factory=list)
-    # The ClickHouse passwords the user accepts, by label, newest last: [a] -> [a, b] starts a
-    # rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
+    # The ClickHouse passwords (and Redis tokens) the users accept, by label, newest last: [a] -> [a, b]
+    # starts a rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
     passwords: Annotated[list[str], AfterValidator(_password_labels)] = Field(
         default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]]
     )

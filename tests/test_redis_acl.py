@@ -89,6 +89,9 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
         ("DEBUG", "SLEEP", "0"),
         ("CLIENT", "LIST"),
         ("SHUTDOWN",),
+        ("MEMORY", "PURGE"),
+        ("SUBSCRIBE", "app:events"),
+        ("BLPOP", "app:l", "1"),
     ):
         assert denied(client, *forbidden), forbidden
     # Hashes, lists and transactions on its own keys work (the clients' pipelines use MULTI/EXEC).

@@ -203,3 +203,17 @@ def test_policy_blocks_unprotected_redis_users_in_prod_except_a_retiring_one() -
     consumers["app"]["retire"] = True
     assert violations(findings("prod", {"consumers": consumers}), "redis-users-protected") == []
     assert violations(findings("dev"), "redis-users-protected") == []
+
+
+def test_vercel_delivery_carries_the_signing_keys_and_redis_user_from_the_api() -> None:
+    consumers = stack_value("prod", "consumers")
+    consumers["app"]["vercel"] = {"projectId": "prj_app", "targets": ["production"]}
+    run = run_ok("prod", {"consumers": consumers})
+    wire = run.one("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables").wire_inputs
+    delivered = {v["key"]: v["value"]["value"] for v in wire["variables"]}
+    credentials = run.one(QSTASH).state
+    assert delivered["QSTASH_CURRENT_SIGNING_KEY"] == credentials["current_signing_key"]
+    assert delivered["QSTASH_NEXT_SIGNING_KEY"] == credentials["next_signing_key"]
+    assert delivered["QSTASH_TOKEN"] == credentials["token"]
+    assert urlsplit(delivered["REDIS_URL"]).username == "salla_app"
+    assert not [s for s in delivered.values() for secret in _admin_secrets(run) if secret in s]

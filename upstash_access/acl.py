@@ -4,7 +4,7 @@ Every consumer user gets exactly (docs/redis-acl.md explains each rule):
 
     reset on ><token>... ~<pattern>... resetchannels -@all +@read +@write +@connection +@transaction
     -@admin -@dangerous -@scripting -@pubsub -@blocking -keys -flushall -flushdb -acl -config
-    -script -client -debug -monitor -shutdown
+    -script -client -debug -monitor -shutdown -memory
 
 `reset` first, so one SETUSER leaves the user exactly as declared whatever it was before.
 """
@@ -41,6 +41,8 @@ COMMAND_RULES: tuple[str, ...] = (
     "-debug",
     "-monitor",
     "-shutdown",
+    # MEMORY is filed under @read, but DOCTOR/STATS/PURGE/MALLOC-STATS act on the whole server.
+    "-memory",
 )
 USER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # A key prefix: no glob characters (`*?[]\`), no spaces; ends the pattern's literal part.
