@@ -105,6 +105,13 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
 def test_rotation_in_two_steps(server: Server, users: RedisUserProvider) -> None:
     step0 = result_outs(users.create(declared(server, "salla_rot", "rot:", ["initial"])))
     old = newest(step0)
+    # Step 1 is exactly one `ACL SETUSER <user> >new` (no reset: the old token is never dropped).
+    live = acl.live_user(server.admin().acl_getuser("salla_rot"))
+    step1_props = declared(server, "salla_rot", "rot:", ["initial", "2026-12"])
+    planned = RedisUserProvider.statements(
+        "salla_rot", live, step1_props, step0, {"initial": old, "2026-12": "t2"}
+    )
+    assert planned == [["ACL", "SETUSER", "salla_rot", ">t2"]]
     # Step 1: a second label adds a token next to the old one; both work; the new one is handed out.
     step1 = result_outs(
         users.update("salla_rot", step0, declared(server, "salla_rot", "rot:", ["initial", "2026-12"]))

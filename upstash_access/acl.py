@@ -162,10 +162,8 @@ def live_user(reply: Mapping[str, Any] | None) -> LiveUser | None:
     )
 
 
-def differences(
-    live: LiveUser, shape: Mapping[str, Any] | None, patterns: Sequence[str], hashes: Mapping[str, str]
-) -> list[str]:
-    """Every difference between the live user and the declaration (`hashes`: label -> token hash).
+def rule_differences(live: LiveUser, shape: Mapping[str, Any] | None, patterns: Sequence[str]) -> list[str]:
+    """Every difference but the passwords between the live user and the declaration.
 
     `shape`: what the server showed right after the program's own SETUSER (servers render rules in
     their own form, so the rendering is compared, not the rule text); None: nothing stored yet.
@@ -179,14 +177,6 @@ def differences(
         found.append(
             f"key patterns {', '.join(live.keys) or '(none)'}, declared: {', '.join(sorted(patterns))}"
         )
-    found += [
-        f"lacks the password labelled {label!r}"
-        for label, h in hashes.items()
-        if h not in live.password_hashes
-    ]
-    extra = len(set(live.password_hashes) - set(hashes.values()))
-    if extra:
-        found.append(f"accepts {extra} password(s) not declared")
     if shape is not None:
         declared_channels = list(shape.get("channels", []))
         if list(live.channels) != declared_channels:
@@ -198,3 +188,23 @@ def differences(
         if sorted(other_flags) != sorted(set(shape.get("flags", [])) - {"on", "off", "nopass"}):
             found.append(f"flags {', '.join(live.flags)}, declared: {', '.join(shape.get('flags', []))}")
     return found
+
+
+def password_differences(live: LiveUser, hashes: Mapping[str, str]) -> list[str]:
+    """Declared passwords (`hashes`: label -> token hash) the user lacks, and any it has besides."""
+    found = [
+        f"lacks the password labelled {label!r}"
+        for label, h in hashes.items()
+        if h not in live.password_hashes
+    ]
+    extra = len(set(live.password_hashes) - set(hashes.values()))
+    if extra:
+        found.append(f"accepts {extra} password(s) not declared")
+    return found
+
+
+def differences(
+    live: LiveUser, shape: Mapping[str, Any] | None, patterns: Sequence[str], hashes: Mapping[str, str]
+) -> list[str]:
+    """Every difference between the live user and the declaration (what `read` stores as drift)."""
+    return rule_differences(live, shape, patterns) + password_differences(live, hashes)

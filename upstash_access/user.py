@@ -88,10 +88,9 @@ class RedisUserProvider(ResourceProvider):
     # -- converge
 
     def _apply(self, p: dict[str, Any], olds: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Read the user, mint a token for each new label, run what converges it; the outputs."""
         name, wanted = p["name"], labels(p["passwords"])
-        patterns, rules = acl.key_patterns(p["key_patterns"]), acl.command_rules(p["rules"])
         stored: dict[str, str] = dict((olds or {}).get(TOKENS) or {})
-        secrets = [p["admin_password"], *stored.values()]
         label = self.label(p)
         client = connection.open_admin(self._connect, p, label)
         try:
@@ -101,34 +100,46 @@ class RedisUserProvider(ResourceProvider):
             for lab in wanted:
                 if lab not in tokens:
                     tokens[lab] = ext.gentoken(client, name)
-            secrets += list(tokens.values())
-            hashes = self._hashes(tokens, wanted)
-            same_rules = (
-                olds is not None
-                and list(olds.get("key_patterns") or []) == patterns
-                and list(olds.get("rules") or []) == rules
-            )
-            rest = [] if live is None else acl.differences(live, (olds or {}).get(SHAPE), patterns, {})
-            only_passwords = live is not None and same_rules and not [d for d in rest if "password" not in d]
-            if only_passwords and live is not None:
-                old_hashes = {acl.token_hash(t): t for t in stored.values()}
-                unknown = set(live.password_hashes) - set(old_hashes) - set(hashes.values())
-                if unknown:
-                    only_passwords = False
-                else:
-                    add = [tokens[lab] for lab, h in hashes.items() if h not in live.password_hashes]
-                    remove = [old_hashes[h] for h in live.password_hashes if h not in hashes.values()]
-                    if add or remove:
-                        connection.run(client, label, secrets, acl.setuser_passwords(name, add, remove))
-            if not only_passwords:
-                full = acl.setuser_full(name, [tokens[lab] for lab in wanted], patterns, rules)
-                connection.run(client, label, secrets, full)
+            todo = self.statements(name, live, p, olds, tokens)
+            secrets = [p["admin_password"], *stored.values(), *tokens.values()]
+            connection.run(client, label, secrets, *todo)
             after = self._observe(client, name)
         finally:
             client.close()
         if after is None:
             raise connection.RedisAclError(f"{label}: the user is missing right after ACL SETUSER")
         return {**self._outputs(p), TOKENS: tokens, SHAPE: after.shape(), DRIFT: []}
+
+    @staticmethod
+    def statements(
+        name: str,
+        live: acl.LiveUser | None,
+        p: Mapping[str, Any],
+        olds: Mapping[str, Any] | None,
+        tokens: Mapping[str, str],
+    ) -> list[list[str]]:
+        """The fewest ACL commands that leave the user exactly as declared (`tokens`: label -> token).
+
+        Only the passwords differ from the stored state (a rotation step): add (`>`) and remove (`<`)
+        exactly those. Anything else (a new user, other rules or patterns, drift, a password nobody
+        declared): one `ACL SETUSER <user> reset ...` with the declared tokens.
+        """
+        wanted = labels(p["passwords"])
+        patterns, rules = acl.key_patterns(p["key_patterns"]), acl.command_rules(p["rules"])
+        full = [acl.setuser_full(name, [tokens[lab] for lab in wanted], patterns, rules)]
+        if live is None or olds is None:
+            return full
+        if list(olds.get("key_patterns") or []) != patterns or list(olds.get("rules") or []) != rules:
+            return full
+        if acl.rule_differences(live, olds.get(SHAPE), patterns):
+            return full
+        known = {acl.token_hash(t): t for t in (olds.get(TOKENS) or {}).values()}
+        declared = {acl.token_hash(tokens[lab]): tokens[lab] for lab in wanted}
+        if set(live.password_hashes) - set(known) - set(declared):
+            return full
+        add = [token for h, token in declared.items() if h not in live.password_hashes]
+        remove = [known[h] for h in live.password_hashes if h not in declared]
+        return [acl.setuser_passwords(name, add, remove)] if add or remove else []
 
     def _outputs(self, p: Mapping[str, Any]) -> dict[str, Any]:
         keys = ("name", "database", "endpoint", "admin_password", "key_patterns", "rules", "passwords")
