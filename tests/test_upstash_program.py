@@ -217,3 +217,22 @@ def test_vercel_delivery_carries_the_signing_keys_and_redis_user_from_the_api() 
     assert delivered["QSTASH_TOKEN"] == credentials["token"]
     assert urlsplit(delivered["REDIS_URL"]).username == "salla_app"
     assert not [s for s in delivered.values() for secret in _admin_secrets(run) if secret in s]
+
+
+def test_key_prefix_and_retire_belong_to_a_consumer_with_a_redis_user() -> None:
+    consumers = stack_value("dev", "consumers")
+    consumers["ai"]["keyPrefix"] = "ai:"
+    report = config_error("dev", {"consumers": consumers})
+    assert (
+        f'{P}consumers.ai.keyPrefix = "ai:": applies to a consumer\'s Redis user; this consumer has none'
+        in report
+    )
+    # A consumer with only a Redis user can be retired (its user loses protect in prod).
+    consumers = stack_value("prod", "consumers")
+    consumers["cache-only"] = {"redis": "pipeline", "keyPrefix": "c:", "retire": True}
+    consumers["data-pipeline"]["keyPrefix"] = "cdc:"
+    run = run_ok("prod", {"consumers": consumers})
+    users = {r.name: r for r in run.of_type(REDIS_USER)}
+    assert not users["pipeline-state-redis-cache-only-user"].protect
+    assert _plain(users["pipeline-state-redis-cache-only-user"].inputs["key_patterns"]) == ["c:*"]
+    assert _plain(users["pipeline-state-redis-data-pipeline-user"].inputs["key_patterns"]) == ["cdc:*"]
