@@ -106,3 +106,11 @@ def test_provider_holds_no_credential(provider: QStashCredentialsProvider, accou
     provider.create(props())
     state = pickle.dumps(provider)
     assert API_KEY.encode() not in state and account.token.encode() not in state
+
+
+def test_credentials_never_go_over_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPSTASH_EMAIL", EMAIL)
+    monkeypatch.setenv("UPSTASH_API_KEY", API_KEY)
+    provider = QStashCredentialsProvider(api_url="http://api.example.com", qstash_url="http://q.example.com")
+    with pytest.raises(QStashApiError, match="refusing to send credentials over http"):
+        provider.create(props())

@@ -37,11 +37,17 @@ class QStashApiError(RuntimeError):
     """A failed or unexpected API answer; the message names the call, never a credential."""
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def _request(method: str, url: str, auth: str) -> dict[str, Any]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK:  # plain http: a local stand-in only
+        raise QStashApiError(f"{method} {parts.path}: refusing to send credentials over {parts.scheme}")
     request = urllib.request.Request(
         url, method=method, headers={"Authorization": auth, "Accept": "application/json"}
     )
-    where = f"{method} {urllib.parse.urlsplit(url).path}"
+    where = f"{method} {parts.path}"
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             body = json.loads(response.read().decode() or "null")
