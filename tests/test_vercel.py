@@ -114,7 +114,7 @@ def test_retire_lifts_protect_from_the_variables_only(where: str) -> None:
     run = run_ok("prod", overrides)
     assert not run.one(VERCEL).protect
     others = [r for r in run.resources if r.custom and "-app-" not in r.name and r.type != VERCEL]
-    assert others and all(r.protect for r in others if r.type.startswith("pulumi-python:dynamic"))
+    assert others and all(r.protect for r in others if r.type.startswith("pulumi-python:dynamic/clickhouse"))
     # Only the consumer's retire touches its SQL objects; the block's lifts only the variables.
     app_user = run.named("warehouse-access-app-sql-user")
     assert app_user.protect is (where == "block")
