@@ -115,7 +115,8 @@ def missing_credentials(
                     ConfigProblem(
                         key=f"{name} (environment variable)",
                         value="(not set)",
-                        rule=f"is required: the {provider} provider reads its credentials from the environment",
+                        rule=f"is required: the {provider} provider reads its credentials "
+                        "from the environment",
                         fix=f"export {name}=... (locally), or set the secret {name} "
                         f"in the GitHub environment of stack '{stack}'",
                     )

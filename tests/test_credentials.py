@@ -14,25 +14,30 @@ from settings.credentials import (
     missing_credentials,
     withheld_providers,
 )
+from settings.errors import ConfigProblem
 from tools import harness
 
 WITHOUT_UPSTASH = {WITHHELD_VARIABLE: "upstash", "UPSTASH_API_KEY": WITHHELD_VALUE}
 
 
-def keys(problems: list[object]) -> list[str]:
-    return [str(getattr(p, "key")).split(" ")[0] for p in problems]
+def keys(problems: list[ConfigProblem]) -> list[str]:
+    return [str(p.key).split(" ")[0] for p in problems]
 
 
 def test_a_preview_without_the_upstash_key_declares_nothing_and_runs() -> None:
     run = harness.run_program("prod", preview=True, env=WITHOUT_UPSTASH)
     assert run.error is None, run.error
-    assert run.of_type("upstash:index/redisDatabase:RedisDatabase"), "the Upstash resources are still declared"
+    assert run.of_type("upstash:index/redisDatabase:RedisDatabase"), (
+        "the Upstash resources are still declared"
+    )
 
 
 def test_an_update_that_declares_a_withheld_key_stops_cleanly() -> None:
     run = harness.run_program("prod", preview=False, env=WITHOUT_UPSTASH)
     assert run.error is not None and not run.resources
-    assert f"{WITHHELD_VARIABLE} (environment variable) = \"upstash\": is allowed in a preview only" in run.error
+    assert (
+        f'{WITHHELD_VARIABLE} (environment variable) = "upstash": is allowed in a preview only' in run.error
+    )
     assert "Traceback" not in run.error
 
 
@@ -50,16 +55,19 @@ def test_a_job_that_declares_a_key_withheld_must_not_hold_it() -> None:
 
 
 def test_only_providers_without_a_read_only_key_can_be_withheld() -> None:
-    problems = missing_credentials(
-        {**_full_env(), WITHHELD_VARIABLE: "clickhouse"}, "prod", dry_run=True
-    )
+    problems = missing_credentials({**_full_env(), WITHHELD_VARIABLE: "clickhouse"}, "prod", dry_run=True)
     assert keys(problems) == [WITHHELD_VARIABLE]
     assert "only providers without a read-only key" in problems[0].rule
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("", ()), ("upstash", ("upstash",)), ("upstash, vercel", ("upstash", "vercel")), (" vercel vercel ", ("vercel",))],
+    [
+        ("", ()),
+        ("upstash", ("upstash",)),
+        ("upstash, vercel", ("upstash", "vercel")),
+        (" vercel vercel ", ("vercel",)),
+    ],
 )
 def test_the_declaration_is_parsed(raw: str, expected: tuple[str, ...]) -> None:
     assert withheld_providers({WITHHELD_VARIABLE: raw}) == expected
@@ -68,8 +76,16 @@ def test_the_declaration_is_parsed(raw: str, expected: tuple[str, ...]) -> None:
 def test_identity_variables_stay_required_when_the_key_is_withheld() -> None:
     env = {**_full_env(), **WITHOUT_UPSTASH, "UPSTASH_EMAIL": ""}
     assert keys(missing_credentials(env, "prod", dry_run=True)) == ["UPSTASH_EMAIL"]
-    env_vercel = {**_full_env(), WITHHELD_VARIABLE: "upstash vercel", "UPSTASH_API_KEY": "", "VERCEL_API_TOKEN": ""}
-    assert missing_credentials(env_vercel, "prod", providers=("clickhouse", "upstash", "vercel"), dry_run=True) == []
+    env_vercel = {
+        **_full_env(),
+        WITHHELD_VARIABLE: "upstash vercel",
+        "UPSTASH_API_KEY": "",
+        "VERCEL_API_TOKEN": "",
+    }
+    assert (
+        missing_credentials(env_vercel, "prod", providers=("clickhouse", "upstash", "vercel"), dry_run=True)
+        == []
+    )
 
 
 def _full_env() -> dict[str, str]:

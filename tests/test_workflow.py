@@ -27,6 +27,14 @@ from typing import Any
 import pytest
 import yaml
 
+from settings.credentials import (
+    PROVIDER_ENVIRONMENT,
+    WITHHELD_VALUE,
+    WITHHELD_VARIABLE,
+    WITHHOLDABLE,
+    withheld_providers,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 INFRA = WORKFLOWS / "infra.yml"
@@ -228,7 +236,8 @@ def stack_jobs(workflow: dict[str, Any], stack: str) -> dict[str, dict[str, Any]
         job_id: job
         for job_id, job in workflow["jobs"].items()
         if any(
-            with_(s).get("stack-name") == stack and posixpath.normpath(str(with_(s).get("work-dir", "."))) == "."
+            with_(s).get("stack-name") == stack
+            and posixpath.normpath(str(with_(s).get("work-dir", "."))) == "."
             for s in pulumi_steps(job)
         )
     }
@@ -294,6 +303,7 @@ PUSH_CONTEXT: dict[str, Value] = {
     "github.repository": REPO,
 }
 SCHEDULE_CONTEXT: dict[str, Value] = {**PUSH_CONTEXT, "github.event_name": "schedule"}
+DAILY_CRON, WEEKLY_CRON = "17 5 * * *", "47 5 * * 1"
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -838,7 +848,12 @@ def test_pull_request_check_catches(infra: dict[str, Any], change: Callable[[dic
 def test_push_and_schedule_are_not_pull_requests(infra: dict[str, Any]) -> None:
     """The reachability model itself: deploys follow a push to main, drift the schedule."""
     assert {"deploy-dev", "plan-prod", "deploy-prod"} <= reachable_jobs(infra, "push", PUSH_CONTEXT)
-    assert {"drift-dev", "drift-prod"} == reachable_jobs(infra, "schedule", SCHEDULE_CONTEXT)
+    daily = {**SCHEDULE_CONTEXT, "github.event.schedule": DAILY_CRON}
+    weekly = {**SCHEDULE_CONTEXT, "github.event.schedule": WEEKLY_CRON}
+    assert reachable_jobs(infra, "schedule", daily) == {"drift-dev", "drift-prod"}
+    assert reachable_jobs(infra, "schedule", weekly) == {
+        "drift-dev", "drift-prod", "drift-dev-admin-keys", "drift-prod-admin-keys"
+    }  # fmt: skip
     feature_push = {**PUSH_CONTEXT, "github.ref": "refs/heads/feature"}
     assert not {"deploy-dev", "plan-prod", "deploy-prod"} & reachable_jobs(infra, "push", feature_push)
 
@@ -967,22 +982,42 @@ def test_one_concurrency_group_per_stack(infra: dict[str, Any], stack: str) -> N
 
 
 # -- drift ---------------------------------------------------------------------------------------
+def refreshes(workflow: dict[str, Any], stack: str) -> list[tuple[str, dict[str, Any]]]:
+    """(job, inputs) of every refresh of `stack`: `refresh --preview-only` or `preview --refresh`."""
+    return [
+        (job_id, with_(step))
+        for job_id, job in stack_jobs(workflow, stack).items()
+        for step in pulumi_steps(job)
+        if with_(step).get("stack-name") == stack
+        and (with_(step)["command"] == "refresh" or with_(step).get("refresh") is True)
+    ]
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_drift_refreshes_and_expects_no_changes(infra: dict[str, Any], stack: str) -> None:
-    on_schedule = reachable_jobs(infra, "schedule", SCHEDULE_CONTEXT)
-    drift = {
-        job_id: job
-        for job_id, job in stack_jobs(infra, stack).items()
-        if with_(pulumi_step(job)).get("refresh") is True
-    }
-    assert len(drift) == 1, f"expected one drift job for {stack}, found {sorted(drift)}"
-    ((job_id, job),) = drift.items()
-    inputs = with_(pulumi_step(job))
-    assert inputs["command"] == "preview"
-    assert inputs["expect-no-changes"] is True
-    assert job_id in on_schedule, "the drift check runs on the schedule"
-    assert job_id not in reachable_jobs(infra, "pull_request", PR_CONTEXT)
-    assert environment(job), "each drift check runs in its stack's environment"
+def test_drift_refreshes_everything_and_changes_nothing(infra: dict[str, Any], stack: str) -> None:
+    """Daily: a refresh of all but the admin-key providers' resources; weekly: a refresh of exactly those."""
+    daily = reachable_jobs(infra, "schedule", {**SCHEDULE_CONTEXT, "github.event.schedule": DAILY_CRON})
+    weekly = reachable_jobs(infra, "schedule", {**SCHEDULE_CONTEXT, "github.event.schedule": WEEKLY_CRON})
+    on_pr = reachable_jobs(infra, "pull_request", PR_CONTEXT)
+    found = refreshes(infra, stack)
+    assert found, f"no drift check of {stack}"
+    admin = {f"**{provider}:index/**" for provider in WITHHOLDABLE}
+    excluded, targeted = set(), set()
+    for job_id, inputs in found:
+        assert inputs["expect-no-changes"] is True, job_id
+        assert inputs["command"] == "preview" or inputs.get("preview-only") is True, f"{job_id} writes state"
+        assert job_id not in on_pr, job_id
+        assert environment(infra["jobs"][job_id]), f"{job_id}: each drift check runs in an environment"
+        if inputs.get("target"):
+            assert job_id in weekly, job_id
+            targeted |= set(lines_of(inputs["target"]))
+        else:
+            assert job_id in daily, job_id
+            excluded |= set(lines_of(inputs.get("exclude")))
+    assert excluded == admin, (
+        "the daily check excludes exactly the resources of providers with admin keys only"
+    )
+    assert targeted == admin, "the weekly check refreshes exactly those"
 
 
 # -- credentials, permissions, secrets -----------------------------------------------------------
@@ -990,18 +1025,22 @@ def test_no_job_gets_permissions_by_default(infra: dict[str, Any]) -> None:
     assert infra.get("permissions") == {}, "top-level permissions must be empty"
 
 
+# Each role trusts exactly one environment's OIDC subject, so the role follows the environment.
+ROLE_OF_ENVIRONMENT = {
+    "dev-preview": "PREVIEW_DEV", "bootstrap-preview": "PREVIEW_BOOTSTRAP", "dev": "DEPLOY_DEV",
+    "production-plan": "PREVIEW_PROD", "production": "DEPLOY_PROD",
+}  # fmt: skip
+
+
 def test_aws_through_oidc(infra: dict[str, Any]) -> None:
-    """One role per stack and purpose: deploys assume the deploy role, everything else previews."""
-    for command in ("preview", "up"):
-        for job_id, job in pulumi_jobs(infra, command).items():
-            inputs = with_(pulumi_step(job))
-            purpose = "DEPLOY" if command == "up" else "PREVIEW"
-            stack = (
-                "BOOTSTRAP" if inputs.get("work-dir") == "bootstrap" else str(inputs["stack-name"]).upper()
-            )
-            (aws,) = uses(job, AWS_ACTION)
-            assert with_(aws)["role-to-assume"] == f"${{{{ vars.AWS_ROLE_ARN_{purpose}_{stack} }}}}", job_id
+    """One role per environment; only deploy environments' jobs run `pulumi up`."""
+    for job_id, job in infra["jobs"].items():
+        for aws in uses(job, AWS_ACTION):
+            role = ROLE_OF_ENVIRONMENT[str(environment(job))]
+            assert with_(aws)["role-to-assume"] == f"${{{{ vars.AWS_ROLE_ARN_{role} }}}}", job_id
             assert not {"aws-access-key-id", "aws-secret-access-key"} & set(with_(aws)), job_id
+        if any(with_(s)["command"] == "up" for s in pulumi_steps(job)):
+            assert ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("DEPLOY"), job_id
 
 
 def test_id_token_only_where_aws_is_assumed(infra: dict[str, Any]) -> None:
@@ -1020,16 +1059,68 @@ def test_pull_request_write_only_for_pr_comments(infra: dict[str, Any]) -> None:
         assert set(perms) <= {"contents", "id-token", "pull-requests"}, job_id
 
 
+def provider_env_violations(workflow: dict[str, Any]) -> list[str]:
+    """Every variable a provider reads comes from the environment's secret, or is the inert
+    `withheld` literal of a provider the step declares withheld (never in an update)."""
+    found: list[str] = []
+    for job_id, job in workflow["jobs"].items():
+        for step in pulumi_steps(job):
+            inputs, env = with_(step), dict(step.get("env") or {})
+            if posixpath.normpath(str(inputs.get("work-dir", "."))) == "bootstrap":
+                if set(PROVIDER_SECRETS) & set(env):
+                    found.append(f"{job_id}: bootstrap reads no provider secrets")
+                continue
+            if not environment(job):
+                found.append(f"{job_id}: provider secrets must be environment-scoped")
+            targets = set(lines_of(inputs.get("target")))
+            providers = [p for p in PROVIDER_ENVIRONMENT if not targets or f"**{p}:index/**" in targets]
+            withheld = withheld_providers({k: str(v) for k, v in env.items()})
+            if withheld and inputs["command"] not in ("preview", "refresh"):
+                found.append(f"{job_id}: `pulumi {inputs['command']}` with {WITHHELD_VARIABLE}")
+            for provider in providers:
+                for name in PROVIDER_ENVIRONMENT[provider]:
+                    value = env.get(name)
+                    if provider in withheld and name in WITHHOLDABLE[provider]:
+                        if value != WITHHELD_VALUE:
+                            found.append(
+                                f"{job_id}: {name} must be {WITHHELD_VALUE!r} ({provider} is withheld)"
+                            )
+                    elif value != f"${{{{ secrets.{name} }}}}":
+                        found.append(f"{job_id}: {name} is {value!r}, not the environment's secret")
+    return sorted(set(found))
+
+
 def test_provider_credentials_come_from_secrets(infra: dict[str, Any]) -> None:
-    for job_id, job in {**pulumi_jobs(infra, "preview"), **pulumi_jobs(infra, "up")}.items():
-        step = pulumi_step(job)
-        env = step.get("env") or {}
-        if with_(step).get("work-dir") == "bootstrap":
-            assert not set(PROVIDER_SECRETS) & set(env), f"{job_id}: bootstrap reads no provider secrets"
-            continue
-        assert environment(job), f"{job_id}: provider secrets must be environment-scoped"
-        for name in PROVIDER_SECRETS:
-            assert env.get(name) == f"${{{{ secrets.{name} }}}}", f"{job_id}: {name}"
+    assert provider_env_violations(infra) == []
+
+
+def _step_env(job_id: str, command: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def env_of(wf: dict[str, Any]) -> dict[str, Any]:
+        step = next(s for s in pulumi_steps(wf["jobs"][job_id]) if with_(s)["command"] == command)
+        original = next(s for s in steps(wf["jobs"][job_id]) if s.get("name") == step.get("name"))
+        env = original["env"]
+        assert isinstance(env, dict)
+        return env
+
+    return env_of
+
+
+BREAK_PROVIDER_ENV: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "real-key-in-plan": lambda wf: _step_env("plan-prod", "preview")(wf).update(
+        UPSTASH_API_KEY="${{ secrets.UPSTASH_API_KEY }}"
+    ),
+    "undeclared-withheld": lambda wf: _step_env("drift-prod", "preview")(wf).pop(WITHHELD_VARIABLE),
+    "withheld-in-deploy": lambda wf: _step_env("deploy-prod", "up")(wf).update(
+        {WITHHELD_VARIABLE: "upstash", "UPSTASH_API_KEY": WITHHELD_VALUE}
+    ),
+    "literal-key": lambda wf: _step_env("deploy-dev", "up")(wf).update(CLICKHOUSE_TOKEN_KEY="abc"),
+    "missing-vercel": lambda wf: _step_env("drift-prod-admin-keys", "refresh")(wf).pop("VERCEL_API_TOKEN"),
+}
+
+
+@pytest.mark.parametrize("change", BREAK_PROVIDER_ENV.values(), ids=BREAK_PROVIDER_ENV.keys())
+def test_provider_env_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
+    assert provider_env_violations(mutated(infra, change))
 
 
 def test_backend_comes_from_pulumi_yaml(infra: dict[str, Any]) -> None:
@@ -1051,9 +1142,10 @@ def test_backend_comes_from_pulumi_yaml(infra: dict[str, Any]) -> None:
 
 
 def test_outputs_are_never_shown(infra: dict[str, Any]) -> None:
-    for command in ("preview", "up"):
-        for job_id, job in pulumi_jobs(infra, command).items():
-            assert with_(pulumi_step(job)).get("suppress-outputs") is True, job_id
+    for job_id, job in infra["jobs"].items():
+        for step in pulumi_steps(job):
+            assert with_(step).get("suppress-outputs") is True, job_id
+            assert not with_(step).get("show-secrets"), job_id
     for job_id, script in run_scripts(infra):
         if "--show-secrets" not in script:
             continue

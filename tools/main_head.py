@@ -25,7 +25,7 @@ class StaleCommit(Exception):
 
 def _fetch(url: str, headers: Mapping[str, str]) -> bytes:
     request = urllib.request.Request(url, headers=dict(headers))
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (an https URL from Actions)
+    with urllib.request.urlopen(request, timeout=30) as response:
         body: bytes = response.read()
         return body
 
@@ -58,7 +58,9 @@ def main() -> int:
         print(f"::error::{exc}", file=sys.stderr)
         return 1
     except (KeyError, OSError, ValueError) as exc:  # fail closed: no answer is no deploy
-        print(f"::error::cannot read main's head ({type(exc).__name__}: {exc}); not deploying", file=sys.stderr)
+        print(
+            f"::error::cannot read main's head ({type(exc).__name__}: {exc}); not deploying", file=sys.stderr
+        )
         return 1
     print(f"{head} is main's head")
     return 0

@@ -63,7 +63,9 @@ def parse(text: str) -> list[Plugin]:
         if not re.fullmatch(r"\d+\.\d+\.\d+", plugin.version):
             raise PluginError(f"{LOCK.name} line {number}: version {plugin.version!r} is not an exact x.y.z")
         if plugin.sha256 != UNRECORDED and not plugin.recorded:
-            raise PluginError(f"{LOCK.name} line {number}: sha256 must be 64 lowercase hex digits or {UNRECORDED}")
+            raise PluginError(
+                f"{LOCK.name} line {number}: sha256 must be 64 lowercase hex digits or {UNRECORDED}"
+            )
         plugins.append(plugin)
     return plugins
 
@@ -87,7 +89,10 @@ def site_packages(venv: Path) -> Path:
 
 def plugin_server(packages: Path, plugin: Plugin) -> str | None:
     """The SDK's declared download server; refuses an SDK whose installed version is not the pin."""
-    versions = [p.name.split("-", 1)[1].removesuffix(".dist-info") for p in packages.glob(f"{plugin.package}-*.dist-info")]
+    versions = [
+        p.name.split("-", 1)[1].removesuffix(".dist-info")
+        for p in packages.glob(f"{plugin.package}-*.dist-info")
+    ]
     if versions != [plugin.version]:
         raise PluginError(
             f"{plugin.package}: installed {versions or 'nothing'}, pinned {plugin.version} in {LOCK.name}: "
@@ -95,15 +100,28 @@ def plugin_server(packages: Path, plugin: Plugin) -> str | None:
         )
     metadata = json.loads((packages / plugin.package / "pulumi-plugin.json").read_text())
     if metadata.get("name") != plugin.name or metadata.get("resource") is not True:
-        raise PluginError(f"{plugin.package}: pulumi-plugin.json names {metadata.get('name')!r}, not {plugin.name!r}")
+        raise PluginError(
+            f"{plugin.package}: pulumi-plugin.json names {metadata.get('name')!r}, not {plugin.name!r}"
+        )
     if metadata.get("version") not in (None, plugin.version):
-        raise PluginError(f"{plugin.package}: pulumi-plugin.json pins {metadata['version']}, not {plugin.version}")
+        raise PluginError(
+            f"{plugin.package}: pulumi-plugin.json pins {metadata['version']}, not {plugin.version}"
+        )
     server = metadata.get("server")
     return str(server) if server else None
 
 
 def install_command(plugin: Plugin, server: str | None, *, on_ci_platform: bool) -> list[str]:
-    command = ["pulumi", "plugin", "install", "resource", plugin.name, plugin.version, "--exact", "--reinstall"]
+    command = [
+        "pulumi",
+        "plugin",
+        "install",
+        "resource",
+        plugin.name,
+        plugin.version,
+        "--exact",
+        "--reinstall",
+    ]
     if server:
         command += ["--server", server]
     if plugin.recorded and on_ci_platform:
@@ -120,7 +138,9 @@ def commands(
         raise PluginError(f"no plugin of set {selected!r} in {LOCK.name}")
     on_ci_platform = platform_name == CI_PLATFORM
     if ci and not on_ci_platform:
-        raise PluginError(f"CI runs on {CI_PLATFORM}; this runner is {platform_name} (no checksum recorded for it)")
+        raise PluginError(
+            f"CI runs on {CI_PLATFORM}; this runner is {platform_name} (no checksum recorded for it)"
+        )
     unrecorded = [p.name for p in chosen if not p.recorded]
     warnings: list[str] = []
     if unrecorded:
@@ -132,20 +152,28 @@ def commands(
             raise PluginError(message)
         warnings.append(message + "; installing the pinned version unverified")
     elif not on_ci_platform:
-        warnings.append(f"checksums are recorded for {CI_PLATFORM} only; installing on {platform_name} unverified")
+        warnings.append(
+            f"checksums are recorded for {CI_PLATFORM} only; installing on {platform_name} unverified"
+        )
     packages = site_packages(venv)
-    return [install_command(p, plugin_server(packages, p), on_ci_platform=on_ci_platform) for p in chosen], warnings
+    return [
+        install_command(p, plugin_server(packages, p), on_ci_platform=on_ci_platform) for p in chosen
+    ], warnings
 
 
 def main(argv: Sequence[str] | None = None, run: Callable[[list[str]], int] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.pulumi_plugins", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.pulumi_plugins", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("action", choices=["install", "print"])
     parser.add_argument("--set", required=True, dest="selected")
     parser.add_argument("--venv", required=True, type=Path)
     args = parser.parse_args(argv)
     ci = os.environ.get("CI", "").lower() == "true"
     try:
-        planned, warnings = commands(load(), args.selected, args.venv, ci=ci, platform_name=current_platform())
+        planned, warnings = commands(
+            load(), args.selected, args.venv, ci=ci, platform_name=current_platform()
+        )
     except PluginError as exc:
         print(f"{'::error::' if ci else 'error: '}{exc}", file=sys.stderr)
         return 1
