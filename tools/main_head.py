@@ -51,9 +51,9 @@ def check(environ: Mapping[str, str], fetch: Fetch = _fetch) -> str:
     return head
 
 
-def main() -> int:
+def main(environ: Mapping[str, str] | None = None, fetch: Fetch = _fetch) -> int:
     try:
-        head = check(os.environ)
+        head = check(os.environ if environ is None else environ, fetch)
     except StaleCommit as exc:
         print(f"::error::{exc}", file=sys.stderr)
         return 1
