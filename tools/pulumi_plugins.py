@@ -70,8 +70,8 @@ def parse(text: str) -> list[Plugin]:
     return plugins
 
 
-def load(path: Path = LOCK) -> list[Plugin]:
-    return parse(path.read_text())
+def load(path: Path | None = None) -> list[Plugin]:
+    return parse((path or LOCK).read_text())
 
 
 def current_platform() -> str:
