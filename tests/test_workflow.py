@@ -1043,6 +1043,19 @@ def test_aws_through_oidc(infra: dict[str, Any]) -> None:
             assert ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("DEPLOY"), job_id
 
 
+def test_preview_roles_run_only_commands_that_take_no_lock(infra: dict[str, Any]) -> None:
+    """The preview roles may not write the stack's lock objects (bootstrap/bootstrap_access.py):
+    the DIY backend locks for up, refresh (even --preview-only), destroy and import, never for preview."""
+    previewers = [
+        j
+        for j, job in infra["jobs"].items()
+        if ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("PREVIEW")
+    ]
+    assert {"preview-dev", "plan-prod", "drift-dev", "drift-prod"} <= set(previewers)
+    for job_id in previewers:
+        assert {with_(s)["command"] for s in pulumi_steps(infra["jobs"][job_id])} == {"preview"}, job_id
+
+
 def test_id_token_only_where_aws_is_assumed(infra: dict[str, Any]) -> None:
     for job_id, job in infra["jobs"].items():
         perms = job.get("permissions")

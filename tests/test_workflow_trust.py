@@ -211,7 +211,9 @@ BREAK_TRUST: dict[str, Callable[[dict[str, Any]], Any]] = {
     "up-in-plan-environment": _run(
         "plan-prod", "pulumi preview --stack prod", "pulumi up --yes --stack prod"
     ),
-    "refresh-in-drift": _run("drift-prod", "--preview-only ", ""),
+    "refresh-in-drift": _run(
+        "drift-prod", "pulumi preview --stack prod --refresh", "pulumi refresh --yes --stack prod"
+    ),
     "prod-runner-on-prs": _job("test", **{"runs-on": "${{ vars.PROD_DEPLOY_RUNNER }}"}),
     "pr-job-prod-environment": _job("preview-dev", needs=["test"], environment="production-plan"),
     "undocumented-environment": _job("deploy-dev", environment="staging"),
