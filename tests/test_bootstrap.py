@@ -6,6 +6,7 @@ import ast
 import importlib
 import json
 import re
+import subprocess
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -857,3 +858,31 @@ def test_bootstrap_preview_reads_only_its_own_state_and_no_stack_key(shared: Pro
     bucket_key = key_arn(shared, BUCKET_KEY)
     assert allowed(doc, "kms:Decrypt", bucket_key, VIA_S3)
     assert not allowed(doc, "kms:Decrypt", bucket_key)  # only through S3
+
+
+# -- `make bootstrap`: the policy pack and pinned plugins ---------------------------------------
+def test_make_bootstrap_applies_with_the_bootstrap_pack_and_pinned_plugins() -> None:
+    result = subprocess.run(
+        ["make", "-n", "bootstrap", "PULUMI=pulumi", "PYTHON=python3"],
+        cwd=harness.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    script = result.stdout.replace("\\\n", " ")
+    commands = [c.strip() for c in re.split(r"&&|\n|;", script) if c.strip()]
+    up = [c for c in commands if c.startswith("pulumi up")]
+    pack = "--policy-pack ../policy --policy-pack-config ../policy/config/bootstrap.json"
+    assert up == [f"pulumi up --stack shared {pack}"]
+    assert "--yes" not in script and "--skip-preview" not in script, "the up shows its preview and asks"
+    assert "policy/.venv" in script or (harness.ROOT / "policy/.venv/.installed").exists(), "the pack's venv"
+    installs = [c for c in commands if "pulumi install" in c or "pulumi_plugins" in c]
+    assert installs == [
+        "pulumi install --no-plugins",
+        "python3 -m tools.pulumi_plugins install --set bootstrap --venv bootstrap/.venv)",
+    ]
+    assert "(cd .. && python3 -m tools.pulumi_plugins" in script, "run from the repository root"
+    assert commands.index(installs[-1]) < commands.index(up[0])
+    assert "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" in script
