@@ -111,9 +111,7 @@ def _meta(bucket_arn: str) -> dict[str, Any]:
     }
 
 
-def _bucket_key(
-    bucket_arn: str, bucket_key_arn: str, region: str, *, write: bool = True
-) -> dict[str, Any]:
+def _bucket_key(bucket_arn: str, bucket_key_arn: str, region: str, *, write: bool = True) -> dict[str, Any]:
     """The bucket key through S3: Decrypt to read objects, GenerateDataKey to write them."""
     return {
         "Sid": "StateBucketKeyThroughS3",
