@@ -108,7 +108,10 @@ def changes_prod(workflow: dict[str, Any], job_id: str) -> bool:
 
 def readme_environments() -> dict[str, tuple[str, str]]:
     """README's environment table: name -> (deployment branches, reviewers)."""
-    rows = re.findall(r"^\| `([\w-]+)` \| ([^|]+) \| ([^|]+) \|", (ROOT / "README.md").read_text(), re.M)
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Who holds prod credentials") :]
+    section = section[: section.index("\n#### ")]  # the environment table, not the jobs table below it
+    rows = re.findall(r"^\| `([\w-]+)` \| ([^|]+) \| ([^|]+) \|", section, re.M)
     return {name: (branches.strip(), reviewers.strip()) for name, branches, reviewers in rows}
 
 
