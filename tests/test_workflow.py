@@ -1069,7 +1069,81 @@ def test_pull_request_write_only_for_pr_comments(infra: dict[str, Any]) -> None:
         comments = any(with_(s).get("comment-on-pr") is True for s in uses(job, PULUMI_ACTION))
         assert (perms.get("pull-requests") == "write") == comments, job_id
         assert perms.get("contents") in (None, "read"), job_id
-        assert set(perms) <= {"contents", "id-token", "pull-requests"}, job_id
+        assert set(perms) <= {"contents", "id-token", "pull-requests", "issues"}, job_id
+
+
+DRIFT_REPORTER = re.compile(r"^python3 -m tools\.drift_issue --stack (?P<stack>\w+) --log \S+$")
+
+
+def drift_report_violations(workflow: dict[str, Any]) -> list[str]:
+    """The daily drift jobs report through tools.drift_issue with the job's token, `issues: write`
+    and nothing more beyond their read credentials; no other job may write issues."""
+    found: list[str] = []
+    daily = reachable_jobs(workflow, "schedule", {**SCHEDULE_CONTEXT, "github.event.schedule": DAILY_CRON})
+    for job_id, job in workflow["jobs"].items():
+        perms = dict(job.get("permissions") or {})
+        reporters = [
+            (i, s) for i, s in enumerate(steps(job)) if DRIFT_REPORTER.match(str(s.get("run", "")).strip())
+        ]
+        if job_id not in daily:
+            if perms.get("issues") or reporters:
+                found.append(f"{job_id}: only the daily drift jobs write issues")
+            continue
+        if perms != {"contents": "read", "id-token": "write", "issues": "write"}:
+            found.append(f"{job_id}: permissions {perms}, expected read + OIDC + issues: write")
+        if ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("DEPLOY"):
+            found.append(f"{job_id}: a drift job with a deploy role")
+        if len(reporters) != 1:
+            found.append(f"{job_id}: no drift issue reporter")
+            continue
+        index, step = reporters[0]
+        stacks = {with_(s).get("stack-name") for s in pulumi_steps(job)}
+        if {DRIFT_REPORTER.match(str(step["run"]).strip())["stack"]} != stacks:  # type: ignore[index]
+            found.append(f"{job_id}: reports for another stack than it checks")
+        if not re.fullmatch(r"\$\{\{\s*!\s*cancelled\(\)\s*\}\}", str(step.get("if", ""))):
+            found.append(f"{job_id}: the reporter must run whatever the drift steps' outcome")
+        if any(pulumi_steps({"steps": [s]}) for s in steps(job)[index + 1 :]):
+            found.append(f"{job_id}: the reporter must come after every drift step")
+        env = dict(step.get("env") or {})
+        if env.get("GH_TOKEN") != "${{ github.token }}":
+            found.append(f"{job_id}: the reporter uses the job's own token")
+        if any(ctx == "secrets" for e in expressions(step) for ctx, _ in context_refs(e)):
+            found.append(f"{job_id}: the reporter gets a secret")
+        for other in steps(job):
+            if other is not step and "github.token" in str(other):
+                found.append(f"{job_id}: another step gets the token")
+    return sorted(set(found))
+
+
+def test_drift_jobs_hold_only_issues_write_beyond_their_read_credentials(infra: dict[str, Any]) -> None:
+    assert drift_report_violations(infra) == []
+
+
+def _reporter(wf: dict[str, Any], job_id: str) -> dict[str, Any]:
+    return next(s for s in steps(wf["jobs"][job_id]) if DRIFT_REPORTER.match(str(s.get("run", "")).strip()))
+
+
+BREAK_DRIFT_REPORT: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "contents-write": lambda wf: wf["jobs"]["drift-prod"]["permissions"].update(contents="write"),
+    "pull-requests": lambda wf: wf["jobs"]["drift-dev"]["permissions"].update({"pull-requests": "write"}),
+    "issues-elsewhere": lambda wf: wf["jobs"]["plan-prod"]["permissions"].update(issues="write"),
+    "secret-to-reporter": lambda wf: _reporter(wf, "drift-prod")["env"].update(
+        KEY="${{ secrets.CLICKHOUSE_TOKEN_SECRET }}"
+    ),
+    "only-on-success": lambda wf: _reporter(wf, "drift-prod").pop("if"),
+    "wrong-stack": lambda wf: _reporter(wf, "drift-dev").update(
+        run='python3 -m tools.drift_issue --stack prod --log "$RUNNER_TEMP/drift.txt"'
+    ),
+    "token-to-pulumi": lambda wf: next(
+        s for s in steps(wf["jobs"]["drift-prod"]) if s.get("id") == "refresh"
+    )["env"].update(GH_TOKEN="${{ github.token }}"),
+    "no-reporter": lambda wf: wf["jobs"]["drift-dev"]["steps"].remove(_reporter(wf, "drift-dev")),
+}
+
+
+@pytest.mark.parametrize("change", BREAK_DRIFT_REPORT.values(), ids=BREAK_DRIFT_REPORT.keys())
+def test_drift_report_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
+    assert drift_report_violations(mutated(infra, change))
 
 
 def provider_env_violations(workflow: dict[str, Any]) -> list[str]:
