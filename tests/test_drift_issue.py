@@ -172,7 +172,7 @@ def test_the_github_api_is_called_with_the_jobs_token(monkeypatch: pytest.Monkey
         seen.append(request)
         return Response()
 
-    monkeypatch.setattr(drift_issue.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
     api = drift_issue.github_api({"GH_TOKEN": "ghs_x", "GITHUB_API_URL": "https://api.example.test"})
     assert api("GET", "/repos/o/r/issues?state=open", None) == []
     assert seen[0].full_url == "https://api.example.test/repos/o/r/issues?state=open"
