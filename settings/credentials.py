@@ -7,9 +7,11 @@ instead of a provider failure halfway through an update.
 Withheld credentials (docs/ci-credentials.md). Upstash and Vercel have no read-only key: every key
 they issue can change or delete the account's resources. A job that runs without an approval
 (plan-prod, drift-prod) therefore never receives one. It declares so in `CREDENTIALS_WITHHELD`
-(e.g. `upstash vercel`) and sets the provider's key variable to the inert literal `withheld`:
-the bridged providers refuse to configure with an empty key, but their configure makes no API
-call, and a preview without refresh calls no API for their resources (Check and Diff are local).
+(e.g. `upstash vercel`) and sets the provider's key variable to the inert literal
+`withheldwithheldwithheld`: the providers refuse to configure with an empty key (Vercel's also
+with a key that is not 24 letters or digits), but their configure makes no API call (Vercel's
+does when its provider sets a `team`), and a preview without refresh calls no API for their
+resources (Check and Diff are local).
 Such a run is accepted only as a preview (a dry run); an update that declares a withheld
 credential stops with one clean error before any resource is declared. What such a preview
 cannot see: drift of the withheld provider's resources (nothing reads them), and any failure
@@ -34,7 +36,9 @@ PROVIDER_ENVIRONMENT: dict[str, tuple[str, ...]] = {
 # The variable a job sets to declare which providers' keys it does not hold, and the inert value
 # it gives their key variables instead.
 WITHHELD_VARIABLE = "CREDENTIALS_WITHHELD"
-WITHHELD_VALUE = "withheld"
+# 24 letters: the Vercel provider's Configure rejects a token that does not match [0-9a-zA-Z]{24}
+# (terraform-provider-vercel vercel/provider.go, apiTokenRe).
+WITHHELD_VALUE = "withheldwithheldwithheld"
 # Providers without a read-only key -> their write-capable key variables. Identity variables
 # (UPSTASH_EMAIL) are no credential and stay required: the account check reads them.
 WITHHOLDABLE: dict[str, tuple[str, ...]] = {

@@ -6,6 +6,8 @@ declared, with the engine's own dry-run flag.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from settings.credentials import (
@@ -90,3 +92,10 @@ def test_identity_variables_stay_required_when_the_key_is_withheld() -> None:
 
 def _full_env() -> dict[str, str]:
     return dict(harness.PLACEHOLDER_ENV)
+
+
+def test_the_inert_key_passes_the_providers_format_checks() -> None:
+    """Vercel's Configure rejects a token without 24 letters or digits (terraform-provider-vercel
+    vercel/provider.go: apiTokenRe); Upstash's requires a non-empty key (schema Required)."""
+    assert re.search(r"[0-9a-zA-Z]{24}", WITHHELD_VALUE)
+    assert WITHHELD_VALUE.strip() == WITHHELD_VALUE and WITHHELD_VALUE.isalnum()

@@ -1148,7 +1148,7 @@ def test_drift_report_check_catches(infra: dict[str, Any], change: Callable[[dic
 
 def provider_env_violations(workflow: dict[str, Any]) -> list[str]:
     """Every variable a provider reads comes from the environment's secret, or is the inert
-    `withheld` literal of a provider the step declares withheld (never in an update)."""
+    inert literal (WITHHELD_VALUE) of a provider the step declares withheld (never in an update)."""
     found: list[str] = []
     for job_id, job in workflow["jobs"].items():
         for step in pulumi_steps(job):
