@@ -119,12 +119,19 @@ preview: $(PROGRAM_VENV) $(POLICY_STAMP) ## pulumi preview of STACK with the pol
 up: $(PROGRAM_VENV) $(POLICY_STAMP) ## pulumi up of STACK with the policy pack
 	$(PULUMI) up --stack $(STACK) $(PACK)
 
-bootstrap: ## once per AWS account: state bucket, per-stack KMS keys, CI IAM policies (bootstrap/; docs/state-backend.md)
+# bootstrap/ runs with the bootstrap policy pack (policy/config/bootstrap.json) like its CI preview,
+# and with its provider plugin pinned (.github/pulumi-plugins.lock, tools/pulumi_plugins.py):
+# `pulumi install --no-plugins` resolves nothing, and the engine may download nothing.
+# `pulumi up` shows its preview, with the pack's verdict, and asks before applying.
+BOOTSTRAP_PACK := --policy-pack ../policy --policy-pack-config ../policy/config/bootstrap.json
+bootstrap: $(POLICY_STAMP) ## once per AWS account: state bucket, per-stack KMS keys, CI IAM policies (bootstrap/; docs/state-backend.md)
 	cd bootstrap && mkdir -p .state && \
-	export PULUMI_BACKEND_URL='$(BOOTSTRAP_BACKEND)' PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}" && \
-	$(PULUMI) install && \
+	export PULUMI_BACKEND_URL='$(BOOTSTRAP_BACKEND)' PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}" \
+		PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true && \
+	$(PULUMI) install --no-plugins && \
+	(cd .. && $(PYTHON) -m tools.pulumi_plugins install --set bootstrap --venv bootstrap/.venv) && \
 	{ $(PULUMI) stack select shared 2>/dev/null || $(PULUMI) stack init shared --secrets-provider passphrase; } && \
-	$(PULUMI) up --stack shared && \
+	$(PULUMI) up --stack shared $(BOOTSTRAP_PACK) && \
 	$(PULUMI) stack output --stack shared
 
 outputs: venv ## one consumer's env vars: STACK=prod CONSUMER=app [FORMAT=dotenv|json] (outputs/<stack>-<consumer>.env, 0600; needs the Pulumi CLI)

@@ -45,19 +45,17 @@ access = WarehouseAccess(
     ),
     providers.opts(),
 )
-cache = ServerlessCache("cache", ServerlessCacheArgs(settings.cache, settings.protect), providers.opts())
+cache = ServerlessCache(
+    "cache", ServerlessCacheArgs(settings.cache, settings.consumers, settings.protect), providers.opts()
+)
 pipeline = PipelineState(
-    "pipeline-state", PipelineStateArgs(settings.pipeline_state, settings.protect), providers.opts()
+    "pipeline-state",
+    PipelineStateArgs(settings.pipeline_state, settings.consumers, settings.protect),
+    providers.opts(),
 )
 messaging = AsyncMessaging(
     "messaging",
-    AsyncMessagingArgs(
-        settings.messaging,
-        secrets.qstash_token,
-        secrets.qstash_current_signing_key,
-        secrets.qstash_next_signing_key,
-        settings.protect,
-    ),
+    AsyncMessagingArgs(settings.messaging, settings.upstash_account, settings.protect),
     providers.opts(),
 )
 
@@ -72,6 +70,8 @@ envs = export_contract(
         clickhouse_database=settings.warehouse.database,
         cache=cache.access,
         pipeline=pipeline.access,
+        cache_rest_url=cache.rest_url,
+        pipeline_rest_url=pipeline.rest_url,
         qstash_token=messaging.qstash_token,
         qstash_current_signing_key=messaging.current_signing_key,
         qstash_next_signing_key=messaging.next_signing_key,

@@ -111,11 +111,12 @@ def _meta(bucket_arn: str) -> dict[str, Any]:
     }
 
 
-def _bucket_key(bucket_arn: str, bucket_key_arn: str, region: str) -> dict[str, Any]:
+def _bucket_key(bucket_arn: str, bucket_key_arn: str, region: str, *, write: bool = True) -> dict[str, Any]:
+    """The bucket key through S3: Decrypt to read objects, GenerateDataKey to write them."""
     return {
         "Sid": "StateBucketKeyThroughS3",
         "Effect": "Allow",
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"] if write else "kms:Decrypt",
         "Resource": bucket_key_arn,
         "Condition": {
             "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
@@ -154,12 +155,15 @@ def deploy_policy(
 def preview_policy(
     stack: str, *, bucket_arn: str, bucket_key_arn: str, stack_key_arn: str | None, region: str, project: str
 ) -> dict[str, Any]:
-    """`pulumi preview` (PRs, drift) of one stack: read its state, decrypt its secrets, lock objects only.
+    """`pulumi preview` (PRs, plan, drift) of one stack: read its state, decrypt its secrets; no write.
 
-    The DIY backend of the pinned 3.x CLI takes no lock for `pulumi preview` (nor for
-    `refresh --preview-only`); the Put/Delete grant is kept, limited to the stack's lock prefix, so
-    a CLI that does lock around previews keeps working. GenerateDataKey on the bucket key is what
-    S3 needs to write such a lock object; the stack key is decrypt-only.
+    The DIY backend takes no lock for `pulumi preview`, with or without --refresh
+    (pulumi/pulumi pkg/backend/diy/backend.go: Preview calls apply directly; Update, Refresh
+    (even --preview-only), Destroy and Import call Lock first). So a preview role needs no write
+    at all, and pull-request code cannot plant a lock object that blocks the deploys. Reading
+    and listing the lock prefix stays (read-only). The workflow runs nothing but `pulumi preview`
+    with these roles (tests/test_workflow.py). The bucket key serves reads only (Decrypt through
+    S3); the stack key is decrypt-only.
     """
     paths = StackPaths.of(stack, project)
     return {
@@ -173,12 +177,6 @@ def preview_policy(
                 "Action": "s3:GetObject",
                 "Resource": _objects(bucket_arn, paths.preview()),
             },
-            {
-                "Sid": "WriteStackLocks",
-                "Effect": "Allow",
-                "Action": ["s3:DeleteObject", "s3:PutObject"],
-                "Resource": _objects(bucket_arn, [paths.locks]),
-            },
             *(
                 [
                     {
@@ -191,7 +189,7 @@ def preview_policy(
                 if stack_key_arn
                 else []
             ),
-            _bucket_key(bucket_arn, bucket_key_arn, region),
+            _bucket_key(bucket_arn, bucket_key_arn, region, write=False),
         ],
     }
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
@@ -11,13 +12,32 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import fail, rule
+from .errors import ConfigProblem, fail, rule
 from .rules import (
     HttpsUrl,
     Settings,
     no_duplicates,
     non_empty,
 )
+
+ROTATION_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+# Config keys the program no longer reads: the QStash token and signing keys come from the API.
+FORMER_KEYS = ("qstashToken", "qstashCurrentSigningKey", "qstashNextSigningKey")
+
+
+def former_keys_problem(values: Mapping[str, Any], project: str, stack: str) -> ConfigProblem | None:
+    """One problem naming the migration when the stack still sets a former QStash key."""
+    found = [key for key in FORMER_KEYS if key in values]
+    if not found:
+        return None
+    return ConfigProblem(
+        key=", ".join(f"{project}:{key}" for key in found),
+        value="(secret)",
+        rule="is no longer read: the program reads the QStash token and signing keys of the stack's "
+        "Upstash account from the Upstash API at deploy time (docs/qstash.md, migration)",
+        fix="; ".join(f"pulumi config rm {project}:{key} --stack {stack}" for key in found),
+    )
+
 
 # QStash accepts letters, digits, '-', '_' and '.'.
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -50,6 +70,23 @@ class Messaging(Settings):
             "e.g. topics: [{name: cdc-dev, endpoints: [https://pipeline.example.com/qstash]}]",
         ),
     ]
+    # Signing-key rotation as code (docs/qstash.md): a new label makes the next `up` call QStash's
+    # key rotation exactly once (next becomes current, a new next is made); unchanged, nothing.
+    signing_key_rotation: str | None = Field(None, examples=["2026-12"])
+
+    @model_validator(mode="after")
+    def _rotation_label(self) -> Messaging:
+        label = self.signing_key_rotation
+        if label is not None and not ROTATION_LABEL.match(label):
+            fail(
+                rule(
+                    "is not a rotation label: lowercase letters, digits and hyphens (max 31)",
+                    "use e.g. 2026-12 (a new value rotates the signing keys once)",
+                    at=["signingKeyRotation"],
+                    value=label,
+                )
+            )
+        return self
 
     @model_validator(mode="after")
     def _topic_names(self, info: ValidationInfo) -> Messaging:

@@ -14,6 +14,7 @@ from pydantic import (
 
 from .errors import fail, rule
 from .passwords import OBSERVER_USER, PROVISIONER_USER
+from .redis import KEY_PREFIX
 from .rules import (
     Settings,
     at_least,
@@ -119,12 +120,15 @@ class Consumer(Settings):
     clickhouse: Literal["read", "write", "none"] = Field("none", examples=["read"])
     redis: Literal["cache", "pipeline", "none"] = Field("none", examples=["cache"])
     qstash: Annotated[list[Literal["publish", "receive"]], no_duplicates()] = Field(default_factory=list)
-    # The ClickHouse passwords the user accepts, by label, newest last: [a] -> [a, b] starts a
-    # rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
+    # The ClickHouse passwords (and Redis tokens) the users accept, by label, newest last: [a] -> [a, b]
+    # starts a rotation (b added, a kept; outputs carry b), [a, b] -> [b] finishes it (a removed).
     passwords: Annotated[list[str], BeforeValidator(_no_null_labels), AfterValidator(_password_labels)] = (
         Field(default_factory=lambda: [INITIAL_PASSWORD], examples=[["initial", "2026-11"]])
     )
     limits: Limits | None = None
+    # Required when consumers share a Redis database: the prefix of every key its Redis user may
+    # touch (settings.redis.key_prefix_problems; docs/redis-acl.md).
+    key_prefix: str | None = Field(None, examples=["app:"])
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
     retire: bool = Field(False, examples=[True])
@@ -156,19 +160,37 @@ class Consumer(Settings):
 
     @model_validator(mode="after")
     def _clickhouse_only(self) -> Consumer:
+        retire_target = self.vercel is not None or self.redis != "none"
         if self.clickhouse == "none" and (
             self.limits is not None
-            or (self.retire and self.vercel is None)
+            or (self.retire and not retire_target)
             or self.legacy_sql_user
             or self.adopt
         ):
             fail(
                 rule(
                     "limits, adopt and legacySqlUser apply to a consumer's ClickHouse user, retire to its "
-                    "ClickHouse user or Vercel variables; this consumer has no ClickHouse user"
-                    + ("" if self.vercel else " and no vercel block"),
+                    "ClickHouse or Redis user or Vercel variables; this consumer has none of them",
                     "remove them, or set clickhouse: read|write",
                     value=None,
+                )
+            )
+        if self.key_prefix is not None and not KEY_PREFIX.match(self.key_prefix):
+            fail(
+                rule(
+                    "is not a key prefix: letters, digits and ':._{}/-' (max 63, no glob characters)",
+                    "use e.g. app:",
+                    at=["keyPrefix"],
+                    value=self.key_prefix,
+                )
+            )
+        if self.key_prefix is not None and self.redis == "none":
+            fail(
+                rule(
+                    "applies to a consumer's Redis user; this consumer has none",
+                    "remove it",
+                    at=["keyPrefix"],
+                    value=self.key_prefix,
                 )
             )
         return self

@@ -18,7 +18,7 @@ import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from .accounts import account_mismatches, declared_accounts
-from .async_messaging import Messaging
+from .async_messaging import FORMER_KEYS, Messaging, former_keys_problem
 from .consumers import Consumer
 from .credentials import missing_credentials
 from .data_warehouse import Warehouse
@@ -51,9 +51,6 @@ class Secrets:
     """Secret config values, only ever held as secret Outputs."""
 
     clickhouse_admin_password_hash: pulumi.Output[str]
-    qstash_token: pulumi.Output[str]
-    qstash_current_signing_key: pulumi.Output[str]
-    qstash_next_signing_key: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -68,6 +65,7 @@ class StackSettings:
     secrets: Secrets
     # The stack's Vercel team when a consumer delivers to Vercel (else None: no Vercel provider).
     vercel_team: str | None = None
+    upstash_account: str = ""  # accounts.upstashEmail: the QStash user must belong to it
 
 
 class _Explain:
@@ -165,10 +163,14 @@ def validate(
         "secret_keys": secret_keys,
         "stack_vercel": values.get("vercel"),
     }
+    # The former QStash keys: one problem naming the migration, then the rest is validated as usual.
+    former = former_keys_problem(values, project, stack)
+    values = {k: v for k, v in values.items() if k not in FORMER_KEYS}
     try:
-        return StackConfig.model_validate(dict(values), context=context), []
+        config = StackConfig.model_validate(dict(values), context=context)
     except ValidationError as exc:
-        return None, problems_of(exc, explain)
+        return None, ([former] if former else []) + problems_of(exc, explain)
+    return (None, [former]) if former else (config, [])
 
 
 def load_settings() -> StackSettings:
@@ -198,11 +200,9 @@ def load_settings() -> StackSettings:
         consumers=config.consumers,
         protect=config.protect,
         tags={**config.tags, **standard_tags(project, stack)},
+        upstash_account=config.accounts.upstash_email,
         secrets=Secrets(
             secret(config.clickhouse_admin_password_hash),
-            secret(config.qstash_token),
-            secret(config.qstash_current_signing_key),
-            secret(config.qstash_next_signing_key),
         ),
         vercel_team=config.vercel.team if vercel and config.vercel is not None else None,
     )

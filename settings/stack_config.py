@@ -25,6 +25,7 @@ from .data_warehouse import LIFECYCLE_TAG, Warehouse
 from .errors import fail, rule
 from .passwords import is_sha256_b64
 from .pipeline_state import PipelineState
+from .redis import key_prefix_problems
 from .rules import (
     NonEmpty,
     Settings,
@@ -41,22 +42,17 @@ class StackConfig(Settings):
     cache: Cache
     pipeline_state: PipelineState
     messaging: Messaging
-    consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names)]
+    consumers: Annotated[dict[str, Consumer], AfterValidator(consumer_names), AfterValidator(key_prefixes)]
     protect: bool = Field(False, examples=[True])
     tags: dict[str, NonEmpty] = Field(default_factory=dict)
     # The stack's Vercel team (settings.vercel_delivery): required once a consumer has a `vercel` block.
     vercel: VercelTeam | None = None
     # The admin (`default`) password's SHA-256, as the service takes it (`make admin-hash`).
     clickhouse_admin_password_hash: SecretStr
-    qstash_token: SecretStr
-    qstash_current_signing_key: SecretStr
-    qstash_next_signing_key: SecretStr
+    # The QStash token and signing keys are not config: read from the Upstash API (docs/qstash.md).
 
     @field_validator(
         "clickhouse_admin_password_hash",
-        "qstash_token",
-        "qstash_current_signing_key",
-        "qstash_next_signing_key",
     )
     @classmethod
     def _encrypted(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
@@ -105,6 +101,11 @@ class StackConfig(Settings):
         if problems:
             fail(*problems)
         return value
+
+
+def key_prefixes(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
+    key_prefix_problems(consumers)
+    return consumers
 
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Names and secretness are the interface with the app, the data pipeline and the AI service:
 change them only together with the consumers. No output carries the ClickHouse admin password in
-any form. `consumer_env` holds, per consumer, exactly the variables its access allows; it is what
-`make outputs CONSUMER=<name>` writes and what is delivered into Vercel.
+any form, and none the Redis databases' `default` user or their own REST tokens: every Redis URL
+and token is a consumer's own ACL user's. `consumer_env` holds, per consumer, exactly the variables
+its access allows; it is what `make outputs CONSUMER=<name>` writes and what is delivered into Vercel.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from components.redis import RedisAccess
+from components.redis_access import RedisAccess
 from settings import Consumer
 
 # output name -> secret?
@@ -25,11 +26,10 @@ OUTPUTS: dict[str, bool] = {
     "clickhouse_https_port": False,
     "clickhouse_service_id": False,
     "clickhouse_rotation": False,  # per consumer: password labels and rotation step (no secret)
-    "redis_url": True,
+    "redis_url": True,  # consumer `app`'s own Redis user (redis: cache)
     "redis_rest_url": False,
     "redis_token": True,
-    "redis_read_only_token": True,
-    "pipeline_redis_url": True,
+    "pipeline_redis_url": True,  # consumer `data-pipeline`'s own Redis user (redis: pipeline)
     "pipeline_redis_rest_url": False,
     "pipeline_redis_token": True,
     "qstash_token": True,
@@ -43,6 +43,13 @@ SEED_CONSUMERS = {
     "clickhouse_connection_string": ("app", "read"),
     "clickhouse_etl_connection_string": ("data-pipeline", "write"),
 }
+# The seed's Redis outputs: output -> (consumer, its redis database, which part of its access).
+SEED_REDIS = {
+    "redis_url": ("app", "cache", "url"),
+    "redis_token": ("app", "cache", "rest_token"),
+    "pipeline_redis_url": ("data-pipeline", "pipeline", "url"),
+    "pipeline_redis_token": ("data-pipeline", "pipeline", "rest_token"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,10 @@ class Sources:
     clickhouse_https_port: pulumi.Output[Any]
     clickhouse_service_id: pulumi.Output[str]
     clickhouse_database: str
-    cache: RedisAccess
-    pipeline: RedisAccess
+    cache: Mapping[str, RedisAccess]  # consumer -> its own user on the cache database
+    pipeline: Mapping[str, RedisAccess]  # consumer -> its own user on the pipeline-state database
+    cache_rest_url: pulumi.Output[str]
+    pipeline_rest_url: pulumi.Output[str]
     qstash_token: pulumi.Output[str]
     qstash_current_signing_key: pulumi.Output[str]
     qstash_next_signing_key: pulumi.Output[str]
@@ -72,7 +81,7 @@ def consumer_env(name: str, consumer: Consumer, src: Sources) -> dict[str, pulum
         env["CLICKHOUSE_HTTPS_PORT"] = src.clickhouse_https_port.apply(str)
         env["CLICKHOUSE_DATABASE"] = src.clickhouse_database
     if consumer.redis != "none":
-        redis = src.cache if consumer.redis == "cache" else src.pipeline
+        redis = (src.cache if consumer.redis == "cache" else src.pipeline)[name]
         env["REDIS_URL"] = redis.url
         env["UPSTASH_REDIS_REST_URL"] = redis.rest_url
         env["UPSTASH_REDIS_REST_TOKEN"] = redis.rest_token
@@ -95,13 +104,8 @@ def export_contract(
         "clickhouse_https_port": src.clickhouse_https_port,
         "clickhouse_service_id": src.clickhouse_service_id,
         "clickhouse_rotation": dict(src.clickhouse_rotation),
-        "redis_url": src.cache.url,
-        "redis_rest_url": src.cache.rest_url,
-        "redis_token": src.cache.rest_token,
-        "redis_read_only_token": src.cache.read_only_rest_token,
-        "pipeline_redis_url": src.pipeline.url,
-        "pipeline_redis_rest_url": src.pipeline.rest_url,
-        "pipeline_redis_token": src.pipeline.rest_token,
+        "redis_rest_url": src.cache_rest_url,
+        "pipeline_redis_rest_url": src.pipeline_rest_url,
         "qstash_token": src.qstash_token,
         "qstash_current_signing_key": src.qstash_current_signing_key,
         "qstash_next_signing_key": src.qstash_next_signing_key,
@@ -112,6 +116,11 @@ def export_contract(
         declared = consumers.get(consumer)
         if declared is not None and declared.clickhouse == access:
             values[output] = src.clickhouse_urls[consumer]
+    for output, (consumer, database, part) in SEED_REDIS.items():
+        declared = consumers.get(consumer)
+        if declared is not None and declared.redis == database:
+            redis = (src.cache if database == "cache" else src.pipeline)[consumer]
+            values[output] = getattr(redis, part)
     # The one place that decides what is secret in the outputs: the table above.
     for name, value in values.items():
         pulumi.export(name, pulumi.Output.secret(value) if OUTPUTS[name] else value)

@@ -4,7 +4,7 @@ Each case starts from a deployed stack (three consumers in the namespace, the ac
 changes the server by hand (`seed`, as an admin), then shows:
 1. what `pulumi preview --refresh` reports: the drift every resource's read finds (and the
    resources it would create), on a copy of the state, as a preview persists nothing;
-2. the statements of the next deploy as CI runs it (`refresh: true`: refresh, then `up`), and of
+2. the statements of the next deploy that refreshes (`refresh: true`: refresh, then `up`), and of
    the deploy after it; deploys go on until one runs no statement (at most DEPLOYS).
 
 `python -m tests.drift_cases` prints the Markdown table; docs/drift.md holds it between the
@@ -84,7 +84,7 @@ def preview_refresh(engine: Engine, decl: Declaration) -> list[str]:
 
 
 def deploy(engine: Engine, decl: Declaration) -> list[str]:
-    """A CI deploy: refresh, then up; the statements it ran (an error: its message, last)."""
+    """A deploy that refreshes (`up --refresh`): the statements it ran (an error: its message, last)."""
     before = len(engine.model.statements)
     engine.refresh()
     try:

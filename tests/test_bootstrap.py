@@ -6,6 +6,7 @@ import ast
 import importlib
 import json
 import re
+import subprocess
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -525,13 +526,13 @@ def test_deploy_policy_grants_nothing_on_another_stack(shared: ProgramRun, stack
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_preview_policy_reads_state_and_writes_lock_objects_only(shared: ProgramRun, stack: str) -> None:
+def test_preview_policy_reads_state_and_writes_nothing(shared: ProgramRun, stack: str) -> None:
+    """A DIY-backend preview takes no lock (pulumi/pulumi pkg/backend/diy: Preview never calls
+    Lock), so the preview role writes nothing: PR code cannot plant a lock that blocks deploys."""
     doc, objects = document(shared, f"preview-{stack}"), stack_objects(stack)
     for key in flat(objects, "state", "locks"):
         assert allowed(doc, "s3:GetObject", obj(key)), key
-    for key in objects["locks"]:
-        assert allowed(doc, "s3:PutObject", obj(key)) and allowed(doc, "s3:DeleteObject", obj(key))
-    for key in flat(objects, "state", "history", "backups", "journal"):
+    for key in flat(objects):
         for action in ("s3:PutObject", "s3:DeleteObject"):
             assert not allowed(doc, action, obj(key)), (action, key)
     for key in flat(objects, "history", "backups", "journal"):
@@ -552,9 +553,14 @@ def test_preview_policy_reads_state_and_writes_lock_objects_only(shared: Program
     ):
         for context in ({}, VIA_S3):
             assert not allowed(doc, action, own_key, context), action
-    # S3 needs the bucket key to write a lock object (SSE-KMS) and to read any object.
-    assert allowed(doc, "kms:GenerateDataKey", key_arn(shared), VIA_S3)
+    # The bucket key serves reads only: no object can be written with it.
     assert allowed(doc, "kms:Decrypt", key_arn(shared), VIA_S3)
+    assert not allowed(doc, "kms:GenerateDataKey", key_arn(shared), VIA_S3)
+    # The deploy role still writes, and locks.
+    deploy = document(shared, f"deploy-{stack}")
+    for key in objects["locks"]:
+        assert allowed(deploy, "s3:PutObject", obj(key)) and allowed(deploy, "s3:DeleteObject", obj(key))
+    assert allowed(deploy, "kms:GenerateDataKey", key_arn(shared), VIA_S3)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -600,7 +606,9 @@ def test_listing_is_scoped_to_the_stacks_prefixes(shared: ProgramRun, name: str)
 @pytest.mark.parametrize("name", ["deploy-dev", "preview-dev", "deploy-prod", "preview-prod"])
 def test_bucket_key_only_through_s3_for_this_bucket(shared: ProgramRun, name: str) -> None:
     doc, bucket_key = document(shared, name), key_arn(shared)
-    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+    # Deploys read and write objects; previews only read them.
+    actions = ("kms:Decrypt", "kms:GenerateDataKey") if name.startswith("deploy") else ("kms:Decrypt",)
+    for action in actions:
         assert allowed(doc, action, bucket_key, VIA_S3), action
         assert not allowed(doc, action, bucket_key), action  # directly: no
         for via in (
@@ -850,3 +858,31 @@ def test_bootstrap_preview_reads_only_its_own_state_and_no_stack_key(shared: Pro
     bucket_key = key_arn(shared, BUCKET_KEY)
     assert allowed(doc, "kms:Decrypt", bucket_key, VIA_S3)
     assert not allowed(doc, "kms:Decrypt", bucket_key)  # only through S3
+
+
+# -- `make bootstrap`: the policy pack and pinned plugins ---------------------------------------
+def test_make_bootstrap_applies_with_the_bootstrap_pack_and_pinned_plugins() -> None:
+    result = subprocess.run(
+        ["make", "-n", "bootstrap", "PULUMI=pulumi", "PYTHON=python3"],
+        cwd=harness.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    script = result.stdout.replace("\\\n", " ")
+    commands = [c.strip() for c in re.split(r"&&|\n|;", script) if c.strip()]
+    up = [c for c in commands if c.startswith("pulumi up")]
+    pack = "--policy-pack ../policy --policy-pack-config ../policy/config/bootstrap.json"
+    assert up == [f"pulumi up --stack shared {pack}"]
+    assert "--yes" not in script and "--skip-preview" not in script, "the up shows its preview and asks"
+    assert "policy/.venv" in script or (harness.ROOT / "policy/.venv/.installed").exists(), "the pack's venv"
+    installs = [c for c in commands if "pulumi install" in c or "pulumi_plugins" in c]
+    assert installs == [
+        "pulumi install --no-plugins",
+        "python3 -m tools.pulumi_plugins install --set bootstrap --venv bootstrap/.venv)",
+    ]
+    assert "(cd .. && python3 -m tools.pulumi_plugins" in script, "run from the repository root"
+    assert commands.index(installs[-1]) < commands.index(up[0])
+    assert "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" in script

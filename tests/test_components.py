@@ -385,26 +385,22 @@ def test_the_sql_provider_gets_the_endpoint_and_the_stack_and_no_login(dev: Prog
 
 def test_cache_outputs(dev: ProgramRun) -> None:
     state = dev.named("cache-redis").state
+    user = dev.named("cache-redis-app-user").state
     url = urlsplit(dev.outputs["redis_url"])
-    assert (url.scheme, url.username, url.hostname, url.port) == (
+    assert (url.scheme, url.username, url.password, url.hostname, url.port) == (
         "rediss",
-        "default",
+        "salla_app",
+        user["tokens"]["initial"],
         state["endpoint"],
         6379,
     )
     assert dev.outputs["redis_rest_url"] == "https://" + state["endpoint"]
-    assert dev.outputs["redis_token"] == state["restToken"]
-    assert dev.outputs["redis_read_only_token"] == state["readOnlyRestToken"]
+    assert dev.outputs["redis_token"] == user["tokens"]["initial"]
 
 
 def test_messaging_outputs(dev: ProgramRun) -> None:
     assert dev.outputs["qstash_topics"] == ["cdc-dev", "notifications-dev"]
-    assert dev.outputs["qstash_token"] == PLACEHOLDER_SECRETS["salla-analytics-infra:qstashToken"]
-    assert (
-        dev.outputs["qstash_current_signing_key"]
-        == PLACEHOLDER_SECRETS["salla-analytics-infra:qstashCurrentSigningKey"]
-    )
-    assert (
-        dev.outputs["qstash_next_signing_key"]
-        == PLACEHOLDER_SECRETS["salla-analytics-infra:qstashNextSigningKey"]
-    )
+    credentials = dev.named("messaging-credentials").state
+    assert dev.outputs["qstash_token"] == credentials["token"]
+    assert dev.outputs["qstash_current_signing_key"] == credentials["current_signing_key"]
+    assert dev.outputs["qstash_next_signing_key"] == credentials["next_signing_key"]

@@ -101,6 +101,7 @@ def test_pack_has_the_issues_policies_with_their_levels() -> None:
         "data-stores-protected": "mandatory",
         "clickhouse-access-protected": "mandatory",
         "clickhouse-passwords-protected": "mandatory",
+        "redis-users-protected": "mandatory",
         "clickhouse-consumer-limits": "mandatory",
         "required-tags": "mandatory",
         "qstash-endpoints-https": "mandatory",
@@ -151,8 +152,12 @@ def test_prod_with_24h_retention_is_blocked() -> None:
 
 
 def test_prod_without_protect_is_blocked() -> None:
-    # The SQL objects and passwords: tests/test_policies_access.py.
-    found = [f for f in findings("prod", {"protect": False}) if not f.policy.startswith("clickhouse-")]
+    # The SQL objects and passwords: tests/test_policies_access.py; Redis users: test_upstash_program.py.
+    found = [
+        f
+        for f in findings("prod", {"protect": False})
+        if not f.policy.startswith("clickhouse-") and f.policy != "redis-users-protected"
+    ]
     assert sorted((f.policy, f.resource) for f in found) == [
         ("data-stores-protected", "cache-redis"),
         ("data-stores-protected", "pipeline-state-redis"),

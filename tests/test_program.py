@@ -47,6 +47,11 @@ def test_resource_set(stack: str) -> None:
             "pulumi-python:dynamic/clickhouse:SettingsProfile": 3,
             "pulumi-python:dynamic/clickhouse:Quota": 3,
             "random:index/randomPassword:RandomPassword": 3,
+            # A Redis ACL user per consumer with redis (app: cache, data-pipeline: pipeline), and
+            # each database's complete user list; the QStash credentials from the API.
+            "pulumi-python:dynamic/upstash:RedisUser": 2,
+            "pulumi-python:dynamic/upstash:RedisAclUsers": 2,
+            "pulumi-python:dynamic/upstash:QStashCredentials": 1,
         }
     )
     names = {r.name for r in run.resources}
@@ -72,6 +77,12 @@ def test_protect_per_stack(dev: ProgramRun, prod: ProgramRun) -> None:
         "messaging-notifications-prod",
         "pipeline-state-redis",
         "warehouse-service",
+        # The consumers' Redis users and each database's user list (the QStash credentials are
+        # not: deleting that resource deletes nothing at Upstash).
+        "cache-redis-app-user",
+        "cache-redis-acl-users",
+        "pipeline-state-redis-data-pipeline-user",
+        "pipeline-state-redis-acl-users",
     }
 
 
@@ -89,7 +100,6 @@ def test_contract_names_match_the_issue() -> None:
         "clickhouse_etl_connection_string",
         "redis_url",
         "redis_token",
-        "redis_read_only_token",
         "pipeline_redis_url",
         "pipeline_redis_token",
         "qstash_token",

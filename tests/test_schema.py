@@ -66,10 +66,10 @@ def test_schema_rejects_typos_and_plaintext_secrets_and_allows_other_namespaces(
     unknown["config"][f"{PROJECT}:protected"] = True
     assert _errors(unknown)
     plaintext = copy.deepcopy(base)
-    plaintext["config"][f"{PROJECT}:qstashToken"] = "in-the-clear"
+    plaintext["config"][f"{PROJECT}:clickhouseAdminPasswordHash"] = "in-the-clear"
     assert _errors(plaintext)
     fine = copy.deepcopy(base)
-    fine["config"][f"{PROJECT}:qstashToken"] = {"secure": "v1:abc"}
+    fine["config"][f"{PROJECT}:clickhouseAdminPasswordHash"] = {"secure": "v1:abc"}
     fine["config"]["aws:region"] = "us-east-1"
     fine["config"]["upstash:email"] = "someone@example.com"
     assert _errors(fine) == []

@@ -78,7 +78,8 @@ def test_no_input_output_state_or_pickled_provider_holds_the_sql_password(stack:
             pickled = base64.b64decode(_plain(res.inputs["__provider"]))
             if PLACEHOLDER_SQL_PASSWORD.encode() in pickled:
                 found.append((res.name, "pickled provider"))
-            assert vars(dill.loads(pickled)) == {"_executor_factory": None}, res.name
+            if res.type.startswith(DYNAMIC):  # the SQL providers hold nothing but the executor factory
+                assert vars(dill.loads(pickled)) == {"_executor_factory": None}, res.name
     if PLACEHOLDER_SQL_PASSWORD in json.dumps(run.outputs, default=str):
         found.append(("stack outputs", "outputs"))
     assert found == []

@@ -326,7 +326,7 @@ def test_all_problems_are_reported_together() -> None:
         **_with("dataWarehouse", serviceName=DELETE, region="nowhere"),
         **_with("cache", budget=-1),
         "protect": "maybe",
-        "salla-analytics-infra:qstashToken": DELETE,
+        "salla-analytics-infra:clickhouseAdminPasswordHash": DELETE,
     }
     report = config_error("dev", overrides)
     assert report.startswith("stack 'dev' has 5 configuration problems:")
@@ -335,23 +335,23 @@ def test_all_problems_are_reported_together() -> None:
         "dataWarehouse.region",
         "cache.budget",
         ":protect",
-        ":qstashToken",
+        ":clickhouseAdminPasswordHash",
     ):
         assert key in report
 
 
 def test_missing_secret_shows_the_exact_command() -> None:
-    report = config_error("prod", {f"{P}qstashNextSigningKey": DELETE})
-    assert f"{P}qstashNextSigningKey = (not set): is required (a secret)" in report
-    assert f"pulumi config set --secret {P}qstashNextSigningKey '<value>' --stack prod" in report
+    report = config_error("prod", {f"{P}clickhouseAdminPasswordHash": DELETE})
+    assert f"{P}clickhouseAdminPasswordHash = (not set): is required (a secret)" in report
+    assert f"pulumi config set --secret {P}clickhouseAdminPasswordHash '<value>' --stack prod" in report
 
 
 def test_plaintext_secret_is_rejected_without_echoing_it() -> None:
     # A key set in the stack config map itself (not via --secret) arrives as plaintext.
-    config = {**_stack_config("dev"), f"{P}qstashToken": "tok-in-the-clear"}
+    config = {**_stack_config("dev"), f"{P}clickhouseAdminPasswordHash": "tok-in-the-clear"}
     run = harness.run_program("dev", stack_config=config)
     assert run.error is not None
-    assert f"{P}qstashToken = <redacted>: is stored in plaintext" in run.error
+    assert f"{P}clickhouseAdminPasswordHash = <redacted>: is stored in plaintext" in run.error
     assert "tok-in-the-clear" not in run.error
 
 

@@ -118,7 +118,7 @@ def test_retire_lifts_protect_from_the_variables_only(where: str) -> None:
     sql = [
         r
         for r in others
-        if r.type.startswith("pulumi-python:dynamic") and not r.type.endswith(":AccessInventory")
+        if r.type.startswith("pulumi-python:dynamic/clickhouse") and not r.type.endswith(":AccessInventory")
     ]
     assert sql and all(r.protect for r in sql)
     # Only the consumer's retire touches its SQL objects; the block's lifts only the variables.

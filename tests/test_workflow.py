@@ -17,6 +17,7 @@ import itertools
 import os
 import posixpath
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +26,14 @@ from typing import Any
 
 import pytest
 import yaml
+
+from settings.credentials import (
+    PROVIDER_ENVIRONMENT,
+    WITHHELD_VALUE,
+    WITHHELD_VARIABLE,
+    WITHHOLDABLE,
+    withheld_providers,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -110,9 +119,68 @@ def with_(step: dict[str, Any]) -> dict[str, Any]:
     return dict(step.get("with") or {})
 
 
+# `pulumi <command>` run directly (the CLI pulumi/actions installed), read as the action's inputs.
+PULUMI_COMMANDS = ("preview", "up", "refresh", "destroy", "import", "cancel")
+_CLI_VALUES = {
+    "--stack": "stack-name", "-s": "stack-name", "--cwd": "work-dir", "-C": "work-dir",
+    "--policy-pack": "policyPacks", "--policy-pack-config": "policyPackConfigs",
+    "--save-plan": "save-plan", "--plan": "plan", "--exclude": "exclude", "--target": "target",
+    "--message": "message", "-m": "message",
+}  # fmt: skip
+_CLI_FLAGS = {
+    "--diff": "diff", "--suppress-outputs": "suppress-outputs", "--expect-no-changes": "expect-no-changes",
+    "--refresh": "refresh", "--preview-only": "preview-only", "--yes": "yes", "-y": "yes",
+    "--non-interactive": "non-interactive", "--exclude-dependents": "exclude-dependents",
+    "--target-dependents": "target-dependents", "--show-secrets": "show-secrets",
+}  # fmt: skip
+_MULTI = ("policyPacks", "policyPackConfigs", "exclude", "target")
+
+
+def cli_invocations(script: str) -> list[dict[str, Any]]:
+    """Each `pulumi <command> ...` of a run script, as pulumi/actions-style inputs (flags -> True)."""
+    found: list[dict[str, Any]] = []
+    for line in script.replace("\\\n", " ").splitlines():
+        for segment in re.split(r"\|\||&&|\||;", line):
+            try:
+                words = shlex.split(segment)
+            except ValueError:
+                continue
+            if len(words) < 2 or words[0] != "pulumi" or words[1] not in PULUMI_COMMANDS:
+                continue
+            inputs: dict[str, Any] = {"command": words[1], "work-dir": "."}
+            if words[1] in ("preview", "up"):
+                inputs["refresh"] = False
+            rest = iter(words[2:])
+            for word in rest:
+                name, eq, value = word.partition("=")
+                if name in _CLI_VALUES:
+                    key = _CLI_VALUES[name]
+                    value = value if eq else next(rest, "")
+                    inputs[key] = f"{inputs[key]}\n{value}" if key in _MULTI and key in inputs else value
+                elif word in _CLI_FLAGS:
+                    inputs[_CLI_FLAGS[word]] = True
+            found.append(inputs)
+    return found
+
+
+def pulumi_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every Pulumi command a job runs: pulumi/actions steps with a command as they are, and each
+    `pulumi <command>` of a run step as a step whose `with:` holds the equivalent inputs."""
+    found: list[dict[str, Any]] = []
+    for step in steps(job):
+        if action_name(step) == PULUMI_ACTION and with_(step).get("command"):
+            found.append(step)
+        elif "run" in step:
+            for inputs in cli_invocations(str(step["run"])):
+                if "working-directory" in step:
+                    inputs["work-dir"] = posixpath.join(str(step["working-directory"]), inputs["work-dir"])
+                found.append({**step, "with": inputs})
+    return found
+
+
 def pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
-    found = [s for s in uses(job, PULUMI_ACTION) if with_(s).get("command")]
-    assert len(found) == 1, f"expected one {PULUMI_ACTION} step with a command, found {len(found)}"
+    found = pulumi_steps(job)
+    assert len(found) == 1, f"expected one Pulumi command, found {len(found)}"
     return found[0]
 
 
@@ -158,7 +226,7 @@ def pulumi_jobs(workflow: dict[str, Any], command: str) -> dict[str, dict[str, A
     return {
         job_id: job
         for job_id, job in workflow["jobs"].items()
-        if any(with_(s).get("command") == command for s in uses(job, PULUMI_ACTION))
+        if any(with_(s).get("command") == command for s in pulumi_steps(job))
     }
 
 
@@ -166,10 +234,12 @@ def stack_jobs(workflow: dict[str, Any], stack: str) -> dict[str, dict[str, Any]
     """Jobs that run a Pulumi command against `stack` of the main project."""
     return {
         job_id: job
-        for command in ("preview", "up")
-        for job_id, job in pulumi_jobs(workflow, command).items()
-        if with_(pulumi_step(job)).get("stack-name") == stack
-        and posixpath.normpath(str(with_(pulumi_step(job)).get("work-dir", "."))) == "."
+        for job_id, job in workflow["jobs"].items()
+        if any(
+            with_(s).get("stack-name") == stack
+            and posixpath.normpath(str(with_(s).get("work-dir", "."))) == "."
+            for s in pulumi_steps(job)
+        )
     }
 
 
@@ -233,6 +303,7 @@ PUSH_CONTEXT: dict[str, Value] = {
     "github.repository": REPO,
 }
 SCHEDULE_CONTEXT: dict[str, Value] = {**PUSH_CONTEXT, "github.event_name": "schedule"}
+DAILY_CRON, WEEKLY_CRON = "17 5 * * *", "47 5 * * 1"
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -557,60 +628,6 @@ def base_pack_violations(workflow: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-# -- the prod plan the reviewers approve ---------------------------------------------------------
-def writes_diff_to_summary(job: dict[str, Any]) -> bool:
-    """The preview's diff lands in $GITHUB_STEP_SUMMARY: by the action, or by a later step."""
-    preview_ids = [
-        str(s["id"]) for s in uses(job, PULUMI_ACTION) if with_(s).get("command") == "preview" and "id" in s
-    ]
-    for step in uses(job, PULUMI_ACTION):
-        inputs = with_(step)
-        if inputs.get("command") == "preview" and inputs.get("comment-on-summary") is True:
-            return True
-    for step in steps(job):
-        text = str(step.get("run", "")) + str(step.get("env", ""))
-        if "GITHUB_STEP_SUMMARY" in str(step.get("run", "")) and any(
-            f"steps.{sid}.outputs.output" in text for sid in preview_ids
-        ):
-            return True
-    return False
-
-
-def plan_violations(workflow: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    deploy_id, deploy = deploy_job(workflow, "prod")
-    plans = [
-        need
-        for need in needs(deploy)
-        if any(
-            with_(s).get("command") == "preview" and with_(s).get("stack-name") == "prod"
-            for s in uses(workflow["jobs"].get(need, {}), PULUMI_ACTION)
-        )
-    ]
-    if not plans:
-        found.append(f"{deploy_id} does not need a job that previews prod")
-    if not environment(deploy):
-        found.append(f"{deploy_id} has no (approval-gated) environment")
-    for plan_id in plans:
-        plan = workflow["jobs"][plan_id]
-        step = pulumi_step(plan)
-        if not writes_diff_to_summary(plan):
-            found.append(f"{plan_id} does not write the preview's diff to $GITHUB_STEP_SUMMARY")
-        if with_(step).get("diff") is not True:
-            found.append(f"{plan_id}: the preview runs without `diff: true`")
-        if with_(step).get("suppress-outputs") is not True:
-            found.append(f"{plan_id}: stack outputs are not suppressed")
-        if any("--show-secrets" in str(s.get("run", "")) for s in steps(plan)):
-            found.append(f"{plan_id}: --show-secrets")
-        if environment(plan) in (None, environment(deploy)):
-            found.append(f"{plan_id}: needs its own environment (not the approval-gated one)")
-        if plan_id in reachable_jobs(workflow, "pull_request", PR_CONTEXT):
-            found.append(f"{plan_id}: runs on pull requests")
-        if plan_id not in reachable_jobs(workflow, "push", PUSH_CONTEXT):
-            found.append(f"{plan_id}: does not run on a push to main")
-    return found
-
-
 # -- pinned actions ------------------------------------------------------------------------------
 _USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
 
@@ -749,22 +766,26 @@ def test_validate_runs_per_stack(infra: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_preview_per_stack_with_policy_pack(infra: dict[str, Any], stack: str) -> None:
-    """dev is previewed on the PR (base-branch pack), prod only after the merge (plan job)."""
+    """dev is previewed on the PR (base-branch pack), prod only after the merge (plan job); every
+    preview but the drift checks (`--expect-no-changes`) runs the policy pack."""
     on_pr = reachable_jobs(infra, "pull_request", PR_CONTEXT)
-    previews = {
-        job_id: job
+    previews = [
+        (job_id, with_(step))
         for job_id, job in stack_jobs(infra, stack).items()
-        if with_(pulumi_step(job))["command"] == "preview" and with_(pulumi_step(job)).get("refresh") is False
-    }
+        for step in pulumi_steps(job)
+        if with_(step)["command"] == "preview"
+        and with_(step).get("stack-name") == stack
+        and with_(step).get("refresh") is False
+        and not with_(step).get("expect-no-changes")
+    ]
     assert previews, f"no preview of {stack}"
-    for job_id, job in previews.items():
-        inputs = with_(pulumi_step(job))
+    for job_id, inputs in previews:
         assert lines_of(inputs.get("policyPacks")), f"{job_id}: no policy pack"
         (config,) = lines_of(inputs.get("policyPackConfigs"))
         assert workspace_path(config, ".").endswith(f"policy/config/{stack}.json"), job_id
         if job_id in on_pr:
             assert inputs.get("comment-on-pr") is True, f"{job_id}: the PR comment"
-    assert any(job_id in on_pr for job_id in previews) == (stack == "dev"), (
+    assert any(job_id in on_pr for job_id, _ in previews) == (stack == "dev"), (
         "dev is previewed on pull requests; prod never is"
     )
 
@@ -827,7 +848,12 @@ def test_pull_request_check_catches(infra: dict[str, Any], change: Callable[[dic
 def test_push_and_schedule_are_not_pull_requests(infra: dict[str, Any]) -> None:
     """The reachability model itself: deploys follow a push to main, drift the schedule."""
     assert {"deploy-dev", "plan-prod", "deploy-prod"} <= reachable_jobs(infra, "push", PUSH_CONTEXT)
-    assert {"drift-dev", "drift-prod"} == reachable_jobs(infra, "schedule", SCHEDULE_CONTEXT)
+    daily = {**SCHEDULE_CONTEXT, "github.event.schedule": DAILY_CRON}
+    weekly = {**SCHEDULE_CONTEXT, "github.event.schedule": WEEKLY_CRON}
+    assert reachable_jobs(infra, "schedule", daily) == {"drift-dev", "drift-prod"}
+    assert reachable_jobs(infra, "schedule", weekly) == {
+        "drift-dev", "drift-prod", "drift-dev-admin-keys", "drift-prod-admin-keys"
+    }  # fmt: skip
     feature_push = {**PUSH_CONTEXT, "github.ref": "refs/heads/feature"}
     assert not {"deploy-dev", "plan-prod", "deploy-prod"} & reachable_jobs(infra, "push", feature_push)
 
@@ -933,38 +959,6 @@ def test_prod_deploy_needs_approval_and_the_dev_deploy(infra: dict[str, Any]) ->
     assert dev_id in needs(job)
 
 
-def test_prod_deploy_shows_the_plan_first(infra: dict[str, Any]) -> None:
-    assert plan_violations(infra) == []
-
-
-BREAK_PLAN: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "not-needed": lambda wf: wf["jobs"]["deploy-prod"].update(needs=["deploy-dev"]),
-    "no-summary": lambda wf: _preview_step(wf, "plan-prod").update({"comment-on-summary": False}),
-    "outputs-shown": lambda wf: _preview_step(wf, "plan-prod").pop("suppress-outputs"),
-    "plan-needs-approval": lambda wf: wf["jobs"]["plan-prod"].update(environment="production"),
-    "plan-on-prs": lambda wf: wf["jobs"]["plan-prod"].update({"if": "github.event_name != 'schedule'"}),
-}
-
-
-@pytest.mark.parametrize("change", BREAK_PLAN.values(), ids=BREAK_PLAN.keys())
-def test_plan_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
-    assert plan_violations(mutated(infra, change))
-
-
-def test_plan_written_by_a_later_step_counts(infra: dict[str, Any]) -> None:
-    def explicit(wf: dict[str, Any]) -> None:
-        step = pulumi_step(wf["jobs"]["plan-prod"])
-        step["id"], step["with"]["comment-on-summary"] = "plan", False
-        wf["jobs"]["plan-prod"]["steps"].append(
-            {
-                "env": {"PLAN": "${{ steps.plan.outputs.output }}"},
-                "run": 'echo "$PLAN" >> "$GITHUB_STEP_SUMMARY"',
-            }
-        )
-
-    assert plan_violations(mutated(infra, explicit)) == []
-
-
 def test_prod_reaches_clickhouse_from_a_static_egress_runner(infra: dict[str, Any]) -> None:
     for job_id, job in stack_jobs(infra, "prod").items():
         assert str(job.get("runs-on")) == "${{ vars.PROD_DEPLOY_RUNNER }}", job_id
@@ -988,22 +982,42 @@ def test_one_concurrency_group_per_stack(infra: dict[str, Any], stack: str) -> N
 
 
 # -- drift ---------------------------------------------------------------------------------------
+def refreshes(workflow: dict[str, Any], stack: str) -> list[tuple[str, dict[str, Any]]]:
+    """(job, inputs) of every refresh of `stack`: `refresh --preview-only` or `preview --refresh`."""
+    return [
+        (job_id, with_(step))
+        for job_id, job in stack_jobs(workflow, stack).items()
+        for step in pulumi_steps(job)
+        if with_(step).get("stack-name") == stack
+        and (with_(step)["command"] == "refresh" or with_(step).get("refresh") is True)
+    ]
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_drift_refreshes_and_expects_no_changes(infra: dict[str, Any], stack: str) -> None:
-    on_schedule = reachable_jobs(infra, "schedule", SCHEDULE_CONTEXT)
-    drift = {
-        job_id: job
-        for job_id, job in stack_jobs(infra, stack).items()
-        if with_(pulumi_step(job)).get("refresh") is True
-    }
-    assert len(drift) == 1, f"expected one drift job for {stack}, found {sorted(drift)}"
-    ((job_id, job),) = drift.items()
-    inputs = with_(pulumi_step(job))
-    assert inputs["command"] == "preview"
-    assert inputs["expect-no-changes"] is True
-    assert job_id in on_schedule, "the drift check runs on the schedule"
-    assert job_id not in reachable_jobs(infra, "pull_request", PR_CONTEXT)
-    assert environment(job), "each drift check runs in its stack's environment"
+def test_drift_refreshes_everything_and_changes_nothing(infra: dict[str, Any], stack: str) -> None:
+    """Daily: a refresh of all but the admin-key providers' resources; weekly: a refresh of exactly those."""
+    daily = reachable_jobs(infra, "schedule", {**SCHEDULE_CONTEXT, "github.event.schedule": DAILY_CRON})
+    weekly = reachable_jobs(infra, "schedule", {**SCHEDULE_CONTEXT, "github.event.schedule": WEEKLY_CRON})
+    on_pr = reachable_jobs(infra, "pull_request", PR_CONTEXT)
+    found = refreshes(infra, stack)
+    assert found, f"no drift check of {stack}"
+    admin = {f"**{provider}:index/**" for provider in WITHHOLDABLE}
+    excluded, targeted = set(), set()
+    for job_id, inputs in found:
+        assert inputs["expect-no-changes"] is True, job_id
+        assert inputs["command"] == "preview" or inputs.get("preview-only") is True, f"{job_id} writes state"
+        assert job_id not in on_pr, job_id
+        assert environment(infra["jobs"][job_id]), f"{job_id}: each drift check runs in an environment"
+        if inputs.get("target"):
+            assert job_id in weekly, job_id
+            targeted |= set(lines_of(inputs["target"]))
+        else:
+            assert job_id in daily, job_id
+            excluded |= set(lines_of(inputs.get("exclude")))
+    assert excluded == admin, (
+        "the daily check excludes exactly the resources of providers with admin keys only"
+    )
+    assert targeted == admin, "the weekly check refreshes exactly those"
 
 
 # -- credentials, permissions, secrets -----------------------------------------------------------
@@ -1011,18 +1025,35 @@ def test_no_job_gets_permissions_by_default(infra: dict[str, Any]) -> None:
     assert infra.get("permissions") == {}, "top-level permissions must be empty"
 
 
+# Each role trusts exactly one environment's OIDC subject, so the role follows the environment.
+ROLE_OF_ENVIRONMENT = {
+    "dev-preview": "PREVIEW_DEV", "bootstrap-preview": "PREVIEW_BOOTSTRAP", "dev": "DEPLOY_DEV",
+    "production-plan": "PREVIEW_PROD", "production": "DEPLOY_PROD",
+}  # fmt: skip
+
+
 def test_aws_through_oidc(infra: dict[str, Any]) -> None:
-    """One role per stack and purpose: deploys assume the deploy role, everything else previews."""
-    for command in ("preview", "up"):
-        for job_id, job in pulumi_jobs(infra, command).items():
-            inputs = with_(pulumi_step(job))
-            purpose = "DEPLOY" if command == "up" else "PREVIEW"
-            stack = (
-                "BOOTSTRAP" if inputs.get("work-dir") == "bootstrap" else str(inputs["stack-name"]).upper()
-            )
-            (aws,) = uses(job, AWS_ACTION)
-            assert with_(aws)["role-to-assume"] == f"${{{{ vars.AWS_ROLE_ARN_{purpose}_{stack} }}}}", job_id
+    """One role per environment; only deploy environments' jobs run `pulumi up`."""
+    for job_id, job in infra["jobs"].items():
+        for aws in uses(job, AWS_ACTION):
+            role = ROLE_OF_ENVIRONMENT[str(environment(job))]
+            assert with_(aws)["role-to-assume"] == f"${{{{ vars.AWS_ROLE_ARN_{role} }}}}", job_id
             assert not {"aws-access-key-id", "aws-secret-access-key"} & set(with_(aws)), job_id
+        if any(with_(s)["command"] == "up" for s in pulumi_steps(job)):
+            assert ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("DEPLOY"), job_id
+
+
+def test_preview_roles_run_only_commands_that_take_no_lock(infra: dict[str, Any]) -> None:
+    """The preview roles may not write the stack's lock objects (bootstrap/bootstrap_access.py):
+    the DIY backend locks for up, refresh (even --preview-only), destroy and import, never for preview."""
+    previewers = [
+        j
+        for j, job in infra["jobs"].items()
+        if ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("PREVIEW")
+    ]
+    assert {"preview-dev", "plan-prod", "drift-dev", "drift-prod"} <= set(previewers)
+    for job_id in previewers:
+        assert {with_(s)["command"] for s in pulumi_steps(infra["jobs"][job_id])} == {"preview"}, job_id
 
 
 def test_id_token_only_where_aws_is_assumed(infra: dict[str, Any]) -> None:
@@ -1038,19 +1069,145 @@ def test_pull_request_write_only_for_pr_comments(infra: dict[str, Any]) -> None:
         comments = any(with_(s).get("comment-on-pr") is True for s in uses(job, PULUMI_ACTION))
         assert (perms.get("pull-requests") == "write") == comments, job_id
         assert perms.get("contents") in (None, "read"), job_id
-        assert set(perms) <= {"contents", "id-token", "pull-requests"}, job_id
+        assert set(perms) <= {"contents", "id-token", "pull-requests", "issues"}, job_id
+
+
+DRIFT_REPORTER = re.compile(r"^python3 -m tools\.drift_issue --stack (?P<stack>\w+) --log \S+$")
+
+
+def drift_report_violations(workflow: dict[str, Any]) -> list[str]:
+    """The daily drift jobs report through tools.drift_issue with the job's token, `issues: write`
+    and nothing more beyond their read credentials; no other job may write issues."""
+    found: list[str] = []
+    daily = reachable_jobs(workflow, "schedule", {**SCHEDULE_CONTEXT, "github.event.schedule": DAILY_CRON})
+    for job_id, job in workflow["jobs"].items():
+        perms = dict(job.get("permissions") or {})
+        reporters = [
+            (i, s) for i, s in enumerate(steps(job)) if DRIFT_REPORTER.match(str(s.get("run", "")).strip())
+        ]
+        if job_id not in daily:
+            if perms.get("issues") or reporters:
+                found.append(f"{job_id}: only the daily drift jobs write issues")
+            continue
+        if perms != {"contents": "read", "id-token": "write", "issues": "write"}:
+            found.append(f"{job_id}: permissions {perms}, expected read + OIDC + issues: write")
+        if ROLE_OF_ENVIRONMENT.get(str(environment(job)), "").startswith("DEPLOY"):
+            found.append(f"{job_id}: a drift job with a deploy role")
+        if len(reporters) != 1:
+            found.append(f"{job_id}: no drift issue reporter")
+            continue
+        index, step = reporters[0]
+        stacks = {with_(s).get("stack-name") for s in pulumi_steps(job)}
+        if {DRIFT_REPORTER.match(str(step["run"]).strip())["stack"]} != stacks:  # type: ignore[index]
+            found.append(f"{job_id}: reports for another stack than it checks")
+        if not re.fullmatch(r"\$\{\{\s*!\s*cancelled\(\)\s*\}\}", str(step.get("if", ""))):
+            found.append(f"{job_id}: the reporter must run whatever the drift steps' outcome")
+        if any(pulumi_steps({"steps": [s]}) for s in steps(job)[index + 1 :]):
+            found.append(f"{job_id}: the reporter must come after every drift step")
+        env = dict(step.get("env") or {})
+        if env.get("GH_TOKEN") != "${{ github.token }}":
+            found.append(f"{job_id}: the reporter uses the job's own token")
+        if any(ctx == "secrets" for e in expressions(step) for ctx, _ in context_refs(e)):
+            found.append(f"{job_id}: the reporter gets a secret")
+        for other in steps(job):
+            if other is not step and "github.token" in str(other):
+                found.append(f"{job_id}: another step gets the token")
+    return sorted(set(found))
+
+
+def test_drift_jobs_hold_only_issues_write_beyond_their_read_credentials(infra: dict[str, Any]) -> None:
+    assert drift_report_violations(infra) == []
+
+
+def _reporter(wf: dict[str, Any], job_id: str) -> dict[str, Any]:
+    return next(s for s in steps(wf["jobs"][job_id]) if DRIFT_REPORTER.match(str(s.get("run", "")).strip()))
+
+
+BREAK_DRIFT_REPORT: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "contents-write": lambda wf: wf["jobs"]["drift-prod"]["permissions"].update(contents="write"),
+    "pull-requests": lambda wf: wf["jobs"]["drift-dev"]["permissions"].update({"pull-requests": "write"}),
+    "issues-elsewhere": lambda wf: wf["jobs"]["plan-prod"]["permissions"].update(issues="write"),
+    "secret-to-reporter": lambda wf: _reporter(wf, "drift-prod")["env"].update(
+        KEY="${{ secrets.CLICKHOUSE_TOKEN_SECRET }}"
+    ),
+    "only-on-success": lambda wf: _reporter(wf, "drift-prod").pop("if"),
+    "wrong-stack": lambda wf: _reporter(wf, "drift-dev").update(
+        run='python3 -m tools.drift_issue --stack prod --log "$RUNNER_TEMP/drift.txt"'
+    ),
+    "token-to-pulumi": lambda wf: next(
+        s for s in steps(wf["jobs"]["drift-prod"]) if s.get("id") == "refresh"
+    )["env"].update(GH_TOKEN="${{ github.token }}"),
+    "no-reporter": lambda wf: wf["jobs"]["drift-dev"]["steps"].remove(_reporter(wf, "drift-dev")),
+}
+
+
+@pytest.mark.parametrize("change", BREAK_DRIFT_REPORT.values(), ids=BREAK_DRIFT_REPORT.keys())
+def test_drift_report_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
+    assert drift_report_violations(mutated(infra, change))
+
+
+def provider_env_violations(workflow: dict[str, Any]) -> list[str]:
+    """Every variable a provider reads comes from the environment's secret, or is the inert
+    inert literal (WITHHELD_VALUE) of a provider the step declares withheld (never in an update)."""
+    found: list[str] = []
+    for job_id, job in workflow["jobs"].items():
+        for step in pulumi_steps(job):
+            inputs, env = with_(step), dict(step.get("env") or {})
+            if posixpath.normpath(str(inputs.get("work-dir", "."))) == "bootstrap":
+                if set(PROVIDER_SECRETS) & set(env):
+                    found.append(f"{job_id}: bootstrap reads no provider secrets")
+                continue
+            if not environment(job):
+                found.append(f"{job_id}: provider secrets must be environment-scoped")
+            targets = set(lines_of(inputs.get("target")))
+            providers = [p for p in PROVIDER_ENVIRONMENT if not targets or f"**{p}:index/**" in targets]
+            withheld = withheld_providers({k: str(v) for k, v in env.items()})
+            if withheld and inputs["command"] not in ("preview", "refresh"):
+                found.append(f"{job_id}: `pulumi {inputs['command']}` with {WITHHELD_VARIABLE}")
+            for provider in providers:
+                for name in PROVIDER_ENVIRONMENT[provider]:
+                    value = env.get(name)
+                    if provider in withheld and name in WITHHOLDABLE[provider]:
+                        if value != WITHHELD_VALUE:
+                            found.append(
+                                f"{job_id}: {name} must be {WITHHELD_VALUE!r} ({provider} is withheld)"
+                            )
+                    elif value != f"${{{{ secrets.{name} }}}}":
+                        found.append(f"{job_id}: {name} is {value!r}, not the environment's secret")
+    return sorted(set(found))
 
 
 def test_provider_credentials_come_from_secrets(infra: dict[str, Any]) -> None:
-    for job_id, job in {**pulumi_jobs(infra, "preview"), **pulumi_jobs(infra, "up")}.items():
-        step = pulumi_step(job)
-        env = step.get("env") or {}
-        if with_(step).get("work-dir") == "bootstrap":
-            assert not set(PROVIDER_SECRETS) & set(env), f"{job_id}: bootstrap reads no provider secrets"
-            continue
-        assert environment(job), f"{job_id}: provider secrets must be environment-scoped"
-        for name in PROVIDER_SECRETS:
-            assert env.get(name) == f"${{{{ secrets.{name} }}}}", f"{job_id}: {name}"
+    assert provider_env_violations(infra) == []
+
+
+def _step_env(job_id: str, command: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def env_of(wf: dict[str, Any]) -> dict[str, Any]:
+        step = next(s for s in pulumi_steps(wf["jobs"][job_id]) if with_(s)["command"] == command)
+        original = next(s for s in steps(wf["jobs"][job_id]) if s.get("name") == step.get("name"))
+        env = original["env"]
+        assert isinstance(env, dict)
+        return env
+
+    return env_of
+
+
+BREAK_PROVIDER_ENV: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "real-key-in-plan": lambda wf: _step_env("plan-prod", "preview")(wf).update(
+        UPSTASH_API_KEY="${{ secrets.UPSTASH_API_KEY }}"
+    ),
+    "undeclared-withheld": lambda wf: _step_env("drift-prod", "preview")(wf).pop(WITHHELD_VARIABLE),
+    "withheld-in-deploy": lambda wf: _step_env("deploy-prod", "up")(wf).update(
+        {WITHHELD_VARIABLE: "upstash", "UPSTASH_API_KEY": WITHHELD_VALUE}
+    ),
+    "literal-key": lambda wf: _step_env("deploy-dev", "up")(wf).update(CLICKHOUSE_TOKEN_KEY="abc"),
+    "missing-vercel": lambda wf: _step_env("drift-prod-admin-keys", "refresh")(wf).pop("VERCEL_API_TOKEN"),
+}
+
+
+@pytest.mark.parametrize("change", BREAK_PROVIDER_ENV.values(), ids=BREAK_PROVIDER_ENV.keys())
+def test_provider_env_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
+    assert provider_env_violations(mutated(infra, change))
 
 
 def test_backend_comes_from_pulumi_yaml(infra: dict[str, Any]) -> None:
@@ -1072,9 +1229,10 @@ def test_backend_comes_from_pulumi_yaml(infra: dict[str, Any]) -> None:
 
 
 def test_outputs_are_never_shown(infra: dict[str, Any]) -> None:
-    for command in ("preview", "up"):
-        for job_id, job in pulumi_jobs(infra, command).items():
-            assert with_(pulumi_step(job)).get("suppress-outputs") is True, job_id
+    for job_id, job in infra["jobs"].items():
+        for step in pulumi_steps(job):
+            assert with_(step).get("suppress-outputs") is True, job_id
+            assert not with_(step).get("show-secrets"), job_id
     for job_id, script in run_scripts(infra):
         if "--show-secrets" not in script:
             continue

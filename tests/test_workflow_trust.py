@@ -24,7 +24,6 @@ from tests.test_workflow import (
     INFRA,
     PR_CONTEXT,
     PROD_NAME,
-    PULUMI_ACTION,
     PUSH_CONTEXT,
     ROOT,
     SCHEDULE_CONTEXT,
@@ -35,6 +34,7 @@ from tests.test_workflow import (
     load,
     matrix_variants,
     mutated,
+    pulumi_steps,
     reachable_jobs,
     steps,
     substitute,
@@ -98,16 +98,20 @@ def changes_prod(workflow: dict[str, Any], job_id: str) -> bool:
             return True
         if any(ref == "AWS_ROLE_ARN_DEPLOY_PROD" for e in expressions(job) for _, ref in context_refs(e)):
             return True
-        for step in uses(job, PULUMI_ACTION):
+        for step in pulumi_steps(job):
             inputs = with_(step)
-            if inputs.get("command") in WRITE_COMMANDS and PROD_NAME.search(str(inputs.get("stack-name"))):
+            writes = inputs.get("command") in WRITE_COMMANDS and not inputs.get("preview-only")
+            if writes and PROD_NAME.search(str(inputs.get("stack-name"))):
                 return True
     return False
 
 
 def readme_environments() -> dict[str, tuple[str, str]]:
     """README's environment table: name -> (deployment branches, reviewers)."""
-    rows = re.findall(r"^\| `([\w-]+)` \| ([^|]+) \| ([^|]+) \|", (ROOT / "README.md").read_text(), re.M)
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Who holds prod credentials") :]
+    section = section[: section.index("\n#### ")]  # the environment table, not the jobs table below it
+    rows = re.findall(r"^\| `([\w-]+)` \| ([^|]+) \| ([^|]+) \|", section, re.M)
     return {name: (branches.strip(), reviewers.strip()) for name, branches, reviewers in rows}
 
 
@@ -178,8 +182,10 @@ def test_pull_requests_into_main_only(infra: dict[str, Any]) -> None:
 def test_the_model_sees_the_prod_jobs(infra: dict[str, Any]) -> None:
     """The checks above are not vacuous: prod jobs exist, hold prod credentials, run on main."""
     holders = {job_id for job_id in infra["jobs"] if prod_credentials(infra, job_id)}
-    assert holders == {"plan-prod", "deploy-prod", "drift-prod"}
-    assert {job_id for job_id in infra["jobs"] if changes_prod(infra, job_id)} == {"deploy-prod"}
+    assert holders == {"plan-prod", "deploy-prod", "drift-prod", "drift-prod-admin-keys"}
+    # drift-prod-admin-keys only refreshes, but it holds prod's write-capable Upstash and Vercel keys.
+    gated = {"deploy-prod", "drift-prod-admin-keys"}
+    assert {job_id for job_id in infra["jobs"] if changes_prod(infra, job_id)} == gated
     on_main = set().union(*(reachable_jobs(infra, event, ctx) for event, ctx in TRUSTED.values()))
     assert holders <= on_main
     assert readme_environments()["production"][1].startswith("required reviewers")
@@ -205,9 +211,12 @@ BREAK_TRUST: dict[str, Callable[[dict[str, Any]], Any]] = {
     "drift-dispatch-anywhere": _job("drift-prod", **{"if": "github.event_name == 'workflow_dispatch'"}),
     "deploy-without-approval": _job("deploy-prod", environment="production-plan"),
     "deploy-without-environment": lambda wf: wf["jobs"]["deploy-prod"].pop("environment"),
-    "up-in-plan-environment": lambda wf: next(
-        s for s in uses(wf["jobs"]["plan-prod"], PULUMI_ACTION) if with_(s).get("command")
-    )["with"].update(command="up"),
+    "up-in-plan-environment": _run(
+        "plan-prod", "pulumi preview --stack prod", "pulumi up --yes --stack prod"
+    ),
+    "refresh-in-drift": _run(
+        "drift-prod", "pulumi preview --stack prod --refresh", "pulumi refresh --yes --stack prod"
+    ),
     "prod-runner-on-prs": _job("test", **{"runs-on": "${{ vars.PROD_DEPLOY_RUNNER }}"}),
     "pr-job-prod-environment": _job("preview-dev", needs=["test"], environment="production-plan"),
     "undocumented-environment": _job("deploy-dev", environment="staging"),

@@ -85,9 +85,6 @@ PLACEHOLDER_ADMIN_PASSWORD = "Placeholder-Adm1n-Pa55word!x"
 # validation rules (the hash's format, the password's complexity rule) and are obviously fake.
 PLACEHOLDER_SECRETS: dict[str, str] = {
     f"{PROJECT}:clickhouseAdminPasswordHash": sha256_b64(PLACEHOLDER_ADMIN_PASSWORD),
-    f"{PROJECT}:qstashToken": "placeholder-qstash-token",
-    f"{PROJECT}:qstashCurrentSigningKey": "sig_placeholder_current",
-    f"{PROJECT}:qstashNextSigningKey": "sig_placeholder_next",
 }
 # The SQL login's password in the environment (as a deploy job has it). The program never gets
 # it: tests look for it in every input, output and pickled provider to prove that.

@@ -30,6 +30,9 @@ S3_BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+# The program's own Upstash dynamic resources (upstash_access): what their create would return.
+REDIS_USER = "pulumi-python:dynamic/upstash:RedisUser"
+QSTASH_CREDENTIALS = "pulumi-python:dynamic/upstash:QStashCredentials"
 MOCK_ACCOUNT = "000000000000"
 
 
@@ -132,7 +135,29 @@ def _random_password(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
     return "none", {**inputs, "result": result, "bcryptHash": "$2a$10$" + seed}
 
 
+def _redis_user(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # What ACL GENTOKEN would return: one token per password label, distinct per user and label.
+    labels = inputs.get("passwords", [])
+    tokens = {label: "mock-acl-token-" + _fake_hex(name, label, length=20) for label in labels}
+    return inputs.get("name", name), {**inputs, "tokens": tokens, "drift": []}
+
+
+def _qstash_credentials(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # What the Upstash API would return for the account (GET /v2/qstash/user, GET /v2/keys).
+    account = str(inputs.get("account", ""))
+    return "qstash", {
+        **inputs,
+        "token": "mock-qstash-token-" + _fake_hex(account, "token"),
+        "current_signing_key": "sig_mock_current_" + _fake_hex(account, "current"),
+        "next_signing_key": "sig_mock_next_" + _fake_hex(account, "next"),
+        "qstash_user_id": _fake_uuid(account, "qstash"),
+        "drift": [],
+    }
+
+
 RESPONSES = {
+    REDIS_USER: _redis_user,
+    QSTASH_CREDENTIALS: _qstash_credentials,
     RANDOM_PASSWORD: _random_password,
     SERVICE: _service,
     REDIS: _redis,

@@ -7,7 +7,14 @@ from .aws import kms_key_rotation, state_bucket_hardened
 from .clickhouse import backup_retention, backup_rpo, ip_access_valid, no_open_ingress
 from .common import data_stores_protected, required_tags
 from .qstash import endpoints_https, no_v1_resources
-from .redis import budget_cap, eviction_enabled, ip_allowlist, state_no_eviction, tls_required
+from .redis import (
+    budget_cap,
+    eviction_enabled,
+    ip_allowlist,
+    state_no_eviction,
+    tls_required,
+    users_protected,
+)
 from .vercel import vercel_stack_binding
 
 PACK_NAME = "salla-analytics-guardrails"
@@ -22,6 +29,7 @@ POLICIES: list[Policy] = [
     state_no_eviction,
     ip_allowlist,
     budget_cap,
+    users_protected,
     data_stores_protected,
     access_protected,
     passwords_protected,

@@ -12,7 +12,7 @@ from pulumi_policy import (
 
 from .config import switch
 from .network import cidr_problem, is_open
-from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE
+from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE, UPSTASH_REDIS_ACL
 
 
 def is_pipeline_state(urn: str) -> bool:
@@ -107,4 +107,28 @@ budget_cap = ResourceValidationPolicy(
     config_schema=PolicyConfigSchema(
         properties={"maxBudgetUsd": {"type": "integer", "default": 50, "minimum": 1}}
     ),
+)
+
+
+def validate_users_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A consumer's Redis ACL user (and a database's user list) is protected, unless retiring."""
+    if args.resource_type not in UPSTASH_REDIS_ACL or not args.get_config().get("requireProtect", False):
+        return
+    if args.opts.protect or args.props.get("retiring") is True:
+        return
+    report(
+        "Production Redis ACL users must be protected (protect: true): a destroy would delete the "
+        "consumer's user and cut it off; remove a consumer in two steps: `retire: true` + up, then "
+        "delete its entry + up.",
+        None,
+    )
+
+
+users_protected = ResourceValidationPolicy(
+    name="redis-users-protected",
+    description="Where the stack requires it, every consumer's Redis ACL user and each database's user "
+    "list are protected, except a retiring consumer's user.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate_users_protected,
+    config_schema=switch("requireProtect"),
 )

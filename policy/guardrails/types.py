@@ -33,6 +33,10 @@ CLICKHOUSE_SQL = frozenset(
         CLICKHOUSE_SQL_QUOTA,
     }
 )
+# The program's Upstash access objects (upstash_access/): a consumer's Redis ACL user, and each
+# database's complete user list.
+UPSTASH_REDIS_USER = "pulumi-python:dynamic/upstash:RedisUser"
+UPSTASH_REDIS_ACL = frozenset({UPSTASH_REDIS_USER, "pulumi-python:dynamic/upstash:RedisAclUsers"})
 # A consumer's ClickHouse passwords are RandomPasswords declared inside this component.
 WAREHOUSE_ACCESS_COMPONENT = "salla:analytics:WarehouseAccess"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"

@@ -1,0 +1,153 @@
+"""The stack account's QStash token and signing keys, read from the Upstash API at deploy time.
+
+Documented shapes (Upstash developer API and QStash REST API):
+- `GET  <api>/v2/qstash/user` (HTTP Basic: UPSTASH_EMAIL, UPSTASH_API_KEY) -> {id, customer_id, token, ...}
+- `GET  <qstash>/v2/keys` (Bearer: the QStash token)                       -> {current, next}
+- `POST <qstash>/v2/keys/rotate` (Bearer)  -> {current, next}: next becomes current, a new next is made
+
+QStashCredentialsProvider calls them only in create, update and read (refresh): check and diff
+make no call, so a preview without refresh needs no Upstash credentials, and a no-op `up`
+calls nothing. Rotation is a config step: a new `signing_key_rotation` label makes update call
+the rotate endpoint exactly once; the first create only records the label.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from .props import DRIFT, is_known, plain
+
+API_URL = "https://api.upstash.com"
+QSTASH_URL = "https://qstash.upstash.io"
+TIMEOUT_SECONDS = 30
+ROTATION = "signing_key_rotation"
+SECRET_OUTPUTS = ("token", "current_signing_key", "next_signing_key")
+
+
+class QStashApiError(RuntimeError):
+    """A failed or unexpected API answer; the message names the call, never a credential."""
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _request(method: str, url: str, auth: str) -> dict[str, Any]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK:  # plain http: a local stand-in only
+        raise QStashApiError(f"{method} {parts.path}: refusing to send credentials over {parts.scheme}")
+    request = urllib.request.Request(
+        url, method=method, headers={"Authorization": auth, "Accept": "application/json"}
+    )
+    where = f"{method} {parts.path}"
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            body = json.loads(response.read().decode() or "null")
+    except urllib.error.HTTPError as exc:
+        hint = " (check UPSTASH_EMAIL / UPSTASH_API_KEY)" if exc.code in (401, 403) else ""
+        raise QStashApiError(f"{where}: HTTP {exc.code}{hint}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise QStashApiError(f"{where}: unreachable ({type(exc).__name__})") from None
+    except ValueError:
+        raise QStashApiError(f"{where}: the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise QStashApiError(f"{where}: expected a JSON object")
+    return body
+
+
+def _field(body: Mapping[str, Any], key: str, where: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise QStashApiError(f"{where}: the answer has no {key!r}")
+    return value
+
+
+def api_credentials(environ: Mapping[str, str]) -> str:
+    email, key = environ.get("UPSTASH_EMAIL", "").strip(), environ.get("UPSTASH_API_KEY", "").strip()
+    if not email or not key:
+        raise QStashApiError("UPSTASH_EMAIL and UPSTASH_API_KEY must be set to read the QStash credentials")
+    return "Basic " + base64.b64encode(f"{email}:{key}".encode()).decode()
+
+
+class QStashCredentialsProvider(ResourceProvider):
+    """Holds only the two base URLs (no credential, no client)."""
+
+    def __init__(self, api_url: str = API_URL, qstash_url: str = QSTASH_URL) -> None:
+        super().__init__()
+        self._api_url, self._qstash_url = api_url.rstrip("/"), qstash_url.rstrip("/")
+
+    def user(self, account: str) -> dict[str, str]:
+        body = _request("GET", f"{self._api_url}/v2/qstash/user", api_credentials(os.environ))
+        where = "GET /v2/qstash/user"
+        owner = str(body.get("customer_id") or "")
+        if account and "@" in owner and owner.lower() != account.lower():
+            raise QStashApiError(f"{where}: the QStash user belongs to {owner}, the stack declares {account}")
+        return {
+            "token": _field(body, "token", where),
+            "qstash_user_id": str(body.get("id") or ""),
+            "owner": owner,
+        }
+
+    def keys(self, token: str, *, rotate: bool = False) -> dict[str, str]:
+        method, path = ("POST", "/v2/keys/rotate") if rotate else ("GET", "/v2/keys")
+        body = _request(method, f"{self._qstash_url}{path}", f"Bearer {token}")
+        where = f"{method} {path}"
+        return {
+            "current_signing_key": _field(body, "current", where),
+            "next_signing_key": _field(body, "next", where),
+        }
+
+    def _fetch(self, p: Mapping[str, Any], *, rotate: bool) -> dict[str, Any]:
+        user = self.user(str(p.get("account") or ""))
+        return {
+            "account": p.get("account"),
+            ROTATION: p.get(ROTATION) or "",
+            "token": user["token"],
+            "qstash_user_id": user["qstash_user_id"],
+            **self.keys(user["token"], rotate=rotate),
+            DRIFT: [],
+        }
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = plain(props)
+        return CreateResult("qstash", self._fetch(p, rotate=False))
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        olds, news = plain(_olds), plain(_news)
+        changed = [
+            k
+            for k in (ROTATION, "account")
+            if not is_known(news.get(k)) or (olds.get(k) or "") != (news.get(k) or "")
+        ]
+        return DiffResult(
+            changes=bool(changed) or bool(olds.get(DRIFT)), replaces=[], delete_before_replace=None
+        )
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        olds, news = plain(_olds), plain(_news)
+        rotate = bool(news.get(ROTATION)) and (olds.get(ROTATION) or "") != news.get(ROTATION)
+        return UpdateResult(self._fetch(news, rotate=rotate))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = plain(props)
+        fresh = self._fetch(p, rotate=False)
+        drift = []
+        if p.get("token") and fresh["token"] != p.get("token"):
+            drift.append("the QStash token changed outside the program (reset in the console?)")
+        if p.get("current_signing_key") and (fresh["current_signing_key"], fresh["next_signing_key"]) != (
+            p.get("current_signing_key"),
+            p.get("next_signing_key"),
+        ):
+            drift.append("the signing keys changed outside the program (rolled in the console?)")
+        return ReadResult(id_, {**fresh, DRIFT: drift})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None  # the account's QStash credentials outlive the stack
