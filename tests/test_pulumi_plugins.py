@@ -50,7 +50,7 @@ def test_each_plugin_is_pinned_to_its_sdks_version_in_the_lock() -> None:
 
 
 def _for_this_python(lock: str, name: str) -> bool:
-    """Whether the lock's line for `name` applies here (e.g. `async-timeout ; python_full_version < '3.11.3'`)."""
+    """Whether the lock's line for `name` applies here (`async-timeout ; python_full_version < ...`)."""
     from packaging.markers import Marker
 
     for line in (ROOT / lock).read_text().splitlines():
