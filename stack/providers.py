@@ -51,9 +51,13 @@ def build_providers(*, vercel_team: str | None = None) -> Providers:
 
 
 def vercel_provider(team: str) -> vercel.Provider:
-    """Bound to the stack's team (`vercel.team`): its default for every request. The token
+    """The Vercel provider for the stack's team (`vercel.team`). The team is set on every variables
+    resource (`team_id`), not here: with a provider-level `team` the provider's Configure looks the
+    team up through the API (terraform-provider-vercel, vercel/provider.go), which fails in a
+    preview that holds only the withheld placeholder token (settings.credentials). The token
     (VERCEL_API_TOKEN) comes from the environment and must be scoped to that team only
     (docs/vercel.md), so a dev job cannot write a prod project whatever the config says."""
     import pulumiverse_vercel
 
-    return pulumiverse_vercel.Provider("vercel", team=team)
+    del team  # bound per resource (components.vercel_delivery)
+    return pulumiverse_vercel.Provider("vercel")

@@ -80,7 +80,7 @@ def test_provider_and_variables_carry_the_stacks_team(stack: str, targets: list[
     run = run_ok(stack, with_vercel(stack, targets=targets))
     team = team_of(stack)
     provider = run.one(PROVIDER)
-    assert provider.inputs["team"] == team.team
+    assert "team" not in provider.inputs  # a provider-level team is looked up at Configure (API call)
     assert "apiToken" not in provider.inputs  # VERCEL_API_TOKEN comes from the environment
     resource = run.one(VERCEL)
     assert (resource.inputs["projectId"], resource.inputs["teamId"]) == (team.projects[0], team.team)
@@ -261,12 +261,19 @@ def test_policy_refuses_production_under_devs_policy_config() -> None:
     prod = run_ok("prod", with_vercel("prod", targets=["production"]))
     found = _binding(prod, "dev")
     keys = prod.outputs["consumer_env"]["app"]
-    assert len(found) == len(keys) and all(
-        "targets production: this stack may write only preview" in m for m in found
-    )
+    targets = [m for m in found if "targets production: this stack may write only preview" in m]
+    teams = [m for m in found if "is not the stack's team" in m]
+    assert len(targets) == len(keys) and len(teams) == 1 and len(found) == len(keys) + 1
 
 
-def test_policy_refuses_a_team_other_than_the_providers() -> None:
+def test_each_stacks_policy_config_names_its_own_team() -> None:
+    from tools.policy_config import load_policy_config
+
+    for stack in ("dev", "prod"):
+        assert load_policy_config(stack)["vercel-stack-binding"]["team"] == team_of(stack).team
+
+
+def test_policy_refuses_a_team_other_than_the_stacks() -> None:
     import dataclasses
 
     run = run_ok("prod", with_vercel("prod", targets=["production"]))
@@ -276,6 +283,6 @@ def test_policy_refuses_a_team_other_than_the_providers() -> None:
     )
     other = dataclasses.replace(run, resources=[moved if r is variables else r for r in run.resources])
     assert _binding(other, "prod") == [
-        f"teamId {team_of('dev').team!r} is not its provider's team {team_of('prod').team!r}: a stack's "
-        "Vercel provider and every variable are bound to the stack's own team (`vercel.team`)."
+        f"teamId {team_of('dev').team!r} is not the stack's team {team_of('prod').team!r}: every variable "
+        "is bound to the stack's own Vercel team (`vercel.team`, and `team` in this policy's config)."
     ]

@@ -1,8 +1,10 @@
 """Guardrails for Vercel: a stack writes only the targets its policy config allows, in its own team.
 
-The program refuses a `production` target outside prod and binds the provider and every variable
-to the stack's team (settings.vercel_delivery); this policy holds the same line independently of
-the program's code, from the per-stack policy config (dev: `preview` only).
+The program refuses a `production` target outside prod and binds every variable to the stack's team
+(`teamId`, settings.vercel_delivery); this policy holds the same line independently of the
+program's code, from the per-stack policy config (dev: `preview` only; `team`: the stack's team).
+The provider itself carries no `team`: the Vercel provider's Configure looks a configured team up
+through the API, which a preview with the withheld placeholder token (settings.credentials) cannot.
 """
 
 from __future__ import annotations
@@ -33,19 +35,18 @@ def validate_vercel_stack_binding(args: ResourceValidationArgs, report: ReportVi
                 "production values).",
                 None,
             )
-    team = args.props.get("teamId")
-    provider_team = args.provider.props.get("team") if args.provider is not None else None
-    if not team or team != provider_team:
+    team, stack_team = args.props.get("teamId"), args.get_config().get("team")
+    if not team or (stack_team and team != stack_team):
         report(
-            f"teamId {team!r} is not its provider's team {provider_team!r}: a stack's Vercel provider and "
-            "every variable are bound to the stack's own team (`vercel.team`).",
+            f"teamId {team!r} is not the stack's team {stack_team!r}: every variable is bound to the "
+            "stack's own Vercel team (`vercel.team`, and `team` in this policy's config).",
             None,
         )
 
 
 vercel_stack_binding = ResourceValidationPolicy(
     name="vercel-stack-binding",
-    description="Vercel variables go only to the targets the stack allows, in its provider's team.",
+    description="Vercel variables go only to the targets the stack allows, in the stack's team.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_vercel_stack_binding,
     config_schema=PolicyConfigSchema(
@@ -54,7 +55,8 @@ vercel_stack_binding = ResourceValidationPolicy(
                 "type": "array",
                 "items": {"enum": ["production", "preview", "development"]},
                 "default": DEFAULT_TARGETS,
-            }
+            },
+            "team": {"type": "string", "pattern": "^team_"},
         }
     ),
 )
