@@ -41,6 +41,7 @@ access = WarehouseAccess(
         warehouse.host,
         warehouse.https_port,
         settings.protect,
+        settings.warehouse.adopt_roles,
     ),
     providers.opts(),
 )
