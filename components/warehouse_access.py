@@ -4,7 +4,7 @@ Least privilege (REQ-TEC-001 "distinct user credentials for the ETL pipeline (Wr
 Application (Read)"): `read` may SELECT on `<database>.*`, and each reader's own settings profile
 holds `readonly = 2 CONST`; `write` may also INSERT and manage its own tables there
 (CREATE/ALTER/DROP TABLE). Never ALL, never *.*, never access management. The roles carry no
-settings: the provisioning user holds them WITH ADMIN OPTION (tools/provisioner.py), active in its
+settings: the provisioning user holds them WITH ADMIN OPTION (ops/provisioner.py), active in its
 sessions, so a setting on a role would bind the provisioner too. Each consumer with `clickhouse: read|write`
 gets its own user, with one pulumi_random password per label in its `passwords` (two while a
 rotation is in progress; the newest is the one handed out), sent to ClickHouse only as hex SHA-256

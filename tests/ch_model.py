@@ -124,7 +124,7 @@ class ClickHouseModel:
         self.fail_on: str | None = None  # a statement prefix the "server" fails (an interrupted run)
         # The provisioning user's grant option: the data privileges on this database only.
         self.grantable = (database, set(ALLOWED_PRIVILEGES)) if provisioner else None
-        # The roles the provisioning user holds WITH ADMIN OPTION (tools/provisioner.py).
+        # The roles the provisioning user holds WITH ADMIN OPTION (ops/provisioner.py).
         self.admin_roles = {f"{database}_read", f"{database}_write"}
 
     # --- the executor interface ---------------------------------------------------------------
@@ -236,7 +236,7 @@ class ClickHouseModel:
             raise AssertionError(f"the model does not know this statement: {sql}")
 
     def _apply_provisioning(self, sql: str) -> bool:
-        """`make provisioner`'s statements (tools/provisioner_sql.py); False: not one of them."""
+        """`make provisioner`'s statements (ops/provisioner_sql.py); False: not one of them."""
         auth = r"(IDENTIFIED WITH sha256_hash BY '[0-9a-f]{64}')"
         tail = r"(?: DEFAULT ROLE (ALL|NONE))?(?: SETTINGS (NONE|.+))?"
         if m := re.fullmatch(rf"CREATE USER IF NOT EXISTS {N} {auth}{tail}", sql):

@@ -30,10 +30,10 @@ from clickhouse_sql import inventory_queries, statements
 from clickhouse_sql.inventory import alter_to
 from clickhouse_sql.profiles import Applies
 from clickhouse_sql.queries import Query
+from ops import admin_hash, provisioner, provisioner_sql
+from ops.provisioner_sql import PLACEHOLDERS
 from settings.passwords import OBSERVER_USER, PROVISIONER_USER, sha256_b64, sha256_hex
-from tools import admin_hash, provisioner, provisioner_sql
 from tools.project import PROJECT, ROOT
-from tools.provisioner_sql import PLACEHOLDERS
 
 ADMIN = "Typed-Adm1n-Passw0rd!"
 PROV = "Pr0visioner-Passw0rd!x"
@@ -323,7 +323,7 @@ DENIED = [
     "CREATE DATABASE IF NOT EXISTS other",
     "DROP DATABASE analytics",
 ]
-# What ClickHouse cannot scope (module docstring of tools.provisioner_sql): CREATE/ALTER QUOTA and
+# What ClickHouse cannot scope (module docstring of ops.provisioner_sql): CREATE/ALTER QUOTA and
 # SETTINGS PROFILE are global and `... TO <user>` checks nothing on the user. These pass the access
 # check (fail only at chdb's read-only storage): the documented limit, asserted so that a
 # ClickHouse that starts checking them shows up here.
@@ -681,7 +681,7 @@ def test_a_bad_password_stops_before_anything_runs(
 
 
 def test_unreviewed_code_is_refused_before_any_prompt() -> None:
-    from tools.reviewed_code import UnreviewedCode
+    from ops.reviewed_code import UnreviewedCode
 
     def refuse(root: Path, remote: str, *, break_glass: bool) -> str | None:
         if break_glass:
