@@ -273,7 +273,7 @@ def test_dynamic_providers_serialize_identically(tmp_path: Path) -> None:
     """plan-prod and deploy-prod run in different processes, maybe on different runners: the
     `__provider` input the plan recorded must be byte-identical at `up --plan`, or no plan applies."""
     other = tmp_path / "elsewhere" / "checkout"
-    for package in ("clickhouse_sql", "settings", "tools"):
+    for package in ("clickhouse_sql", "dynamic_props", "settings", "tools"):
         shutil.copytree(ROOT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
     here = _serialized(ROOT, "1")
     assert len(here.splitlines()) >= 5
