@@ -135,13 +135,13 @@ bootstrap: $(POLICY_STAMP) ## once per AWS account: state bucket, per-stack KMS 
 	$(PULUMI) stack output --stack shared
 
 outputs: venv ## one consumer's env vars: STACK=prod CONSUMER=app [FORMAT=dotenv|json] (outputs/<stack>-<consumer>.env, 0600; needs the Pulumi CLI)
-	$(BIN)/python -m tools.outputs --stack $(STACK) --format $(FORMAT) $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(OUT),--out $(OUT))
+	$(BIN)/python -m ops.outputs --stack $(STACK) --format $(FORMAT) $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(OUT),--out $(OUT))
 
 admin-hash: venv ## the admin password's hash for clickhouseAdminPasswordHash (prompts twice, prints only the hash; pipe with make -s)
-	@$(BIN)/python -m tools.admin_hash --stack $(STACK)
+	@$(BIN)/python -m ops.admin_hash --stack $(STACK)
 
 provisioner: venv ## once per service, as the admin: create/converge the `provisioner` and `observer` SQL users (STACK= HOST= PORT=; ROTATE=provisioner|observer, LEGACY=1, BREAK_GLASS=1: docs/provisioning.md)
-	$(BIN)/python -m tools.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
+	$(BIN)/python -m ops.provisioner --stack $(STACK) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
 		$(if $(ROTATE),--rotate $(ROTATE)) $(if $(LEGACY),--legacy) $(if $(BREAK_GLASS),--break-glass)
 
 bench: ## speed figures, medians of RUNS runs: WHAT="validate test quickstart" (default: validate test)

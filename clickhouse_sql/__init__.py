@@ -10,16 +10,20 @@ SQL themselves over the service's HTTPS endpoint with clickhouse-connect:
     client      executor protocol, clickhouse-connect executor, bounded retry, error scrubbing
     host_errors clean errors reach the engine without a Python traceback
     base        the common provider: observe -> converge (create/update), drift (read), diff
+    adoption    a create that finds its object stops unless adopted
+    inventory   the access inventory: role holders, the namespace, what applies to consumers
     database, role, grant, user, settings_profile, quota   one provider per kind (profiles: shared)
     provider    re-exports the providers (states reference `clickhouse_sql.provider.<Name>Provider`)
     resources   the pulumi.dynamic.Resource subclasses (this package's public API)
 """
 
+from clickhouse_sql.access_inventory import AccessInventory
 from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError, Connection, Endpoint
 from clickhouse_sql.login import ClickHouseLoginError
 from clickhouse_sql.resources import Database, Grant, Quota, Role, SettingsProfile, User
 
 __all__ = [
+    "AccessInventory",
     "ClickHouseLoginError",
     "ClickHouseSQLError",
     "ClickHouseUnreachableError",

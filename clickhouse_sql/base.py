@@ -17,11 +17,13 @@ paths and class names stable: states written by earlier deployments reference th
 Every kind works the same way:
 - `observe` reads the object's complete live state from the system tables (None: it does not exist);
 - `converge` turns live state + declared properties into the fewest statements that leave the object
-  exactly as declared (nothing when it already is): create and update both run it, so a create
-  over an object that already exists (made by hand, restored service, interrupted run) converges;
+  exactly as declared (nothing when it already is): create and update both run it; a create that
+  finds the object already there stops unless it is adopted (clickhouse_sql.adoption);
 - `drift` describes every difference between live and declared; `read` (refresh) stores it as the
   output `drift`, and `diff` reports a non-empty stored `drift` as a change, so the next
-  `pulumi up` converges and `preview --refresh --expect-no-changes` fails on any drift.
+  `pulumi up` converges and `preview --refresh --expect-no-changes` fails on any drift. An object
+  gone from the server is kept in the state with the drift MISSING (not forgotten), so the
+  update that follows creates it again as declared (docs/drift.md).
 
 Numbers arrive from the engine as floats (protobuf), secrets unwrapped (the host does not accept
 secrets), and in check/diff, values not yet known in a preview as `pulumi.output.Unknown`.
@@ -30,7 +32,7 @@ secrets), and in check/diff, values not yet known in a preview as `pulumi.output
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from typing import Any, ClassVar
 
 from pulumi.dynamic import (
@@ -45,7 +47,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from clickhouse_sql import client, host_errors, login, statements
+from clickhouse_sql import adoption, client, host_errors, login, statements
 from clickhouse_sql.client import ExecutorFactory, Session
 from clickhouse_sql.endpoint import connection_of, endpoint_of, login_keys
 
@@ -56,6 +58,7 @@ PROVIDER_KEY = "__provider"
 UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
 DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
 RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no SQL
+MISSING = "missing on the server (dropped by hand?): the next deploy creates it again as declared"
 # Input and output: the stack's name, for error messages (`make provisioner STACK=...`); no SQL.
 STACK = "stack"
 
@@ -139,6 +142,7 @@ class SqlProvider(ResourceProvider):
     secret_keys: ClassVar[tuple[str, ...]] = ()  # scrubbed from every error text
     delete_before_replace: ClassVar[bool | None] = None
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]]  # normalise (or raise ValueError)
+    adoptable: ClassVar[bool] = False  # a create that finds the object stops unless `adopt` (adoption)
 
     def __init__(self, executor_factory: ExecutorFactory | None = None) -> None:
         super().__init__()
@@ -157,6 +161,10 @@ class SqlProvider(ResourceProvider):
     def drift(self, live: Any, p: Mapping[str, Any]) -> list[str]:
         """Every difference between the live object and `p`, described (no secrets)."""
         raise NotImplementedError
+
+    def pristine(self, live: Any, p: Mapping[str, Any]) -> bool:
+        """True when a found object is as this project's own tooling leaves it (adoption: roles)."""
+        return False
 
     def label(self, props: Mapping[str, Any]) -> str:
         return f"{self.kind} `{props.get('name')}`"
@@ -270,15 +278,34 @@ class SqlProvider(ResourceProvider):
             diffs.append(DRIFT)
         return PreciseDiff(diffs, replaces, self.delete_before_replace)
 
+    def undo_create(self, p: Mapping[str, Any]) -> list[str]:
+        """What removes the object again when its first statement ran and a later one failed."""
+        return []
+
     def apply(self, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> None:
-        """Read the live object and run what converges it to `p`."""
+        """Read the live object and run what converges it to `p`.
+
+        A create (no stored state) that finds the object stops unless it is adopted (clickhouse_sql.adoption).
+        A create whose first statement made the object and whose later one failed removes it again
+        (best effort), so the next `up` does not find a half-made object it would have to adopt.
+        """
         with self.session(p, *([olds] if olds else []), write=True) as sql:
             live = self.observe(sql, p)
+            if olds is None and live is not None:
+                adoption.check(self, live, p)
             try:
                 todo = self.converge(live, p, olds)
             except statements.UnrevokableGrantError as exc:  # made by hand: one clean error, no SQL
                 raise client.ClickHouseSQLError(f"{self.label(p)}: {exc}", None) from None
-            if todo:
+            if live is None and len(todo) > 1:
+                sql.run(todo[0])
+                try:
+                    sql.run(*todo[1:])
+                except Exception:
+                    with suppress(Exception):
+                        sql.run(*self.undo_create(p))
+                    raise
+            elif todo:
                 sql.run(*todo)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -305,8 +332,10 @@ class SqlProvider(ResourceProvider):
         p = self.with_id(id_, props)
         with self.session(p, write=False) as sql:
             live = self.observe(sql, p)
-        if live is None:
+        if live is None and DRIFT not in p:  # an import (no stored state): nothing to adopt
             return ReadResult("", {})
+        if live is None:  # kept, not forgotten: the next deploy's update creates it as declared
+            return ReadResult(id_, self.outputs(p, [MISSING]))
         return ReadResult(id_, self.outputs(p, self.drift(live, p)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from clickhouse_sql.base import PROVIDER_KEY, PreciseDiff, SqlProvider, is_known
 from clickhouse_sql.database import DatabaseProvider
 from clickhouse_sql.endpoint import connection_of
 from clickhouse_sql.grant import GrantProvider
+from clickhouse_sql.inventory import AccessInventoryProvider
 from clickhouse_sql.quota import QuotaProvider
 from clickhouse_sql.role import RoleProvider
 from clickhouse_sql.settings_profile import SettingsProfileProvider
@@ -13,6 +14,7 @@ from clickhouse_sql.user import UserProvider
 
 __all__ = [
     "PROVIDER_KEY",
+    "AccessInventoryProvider",
     "DatabaseProvider",
     "GrantProvider",
     "PreciseDiff",

@@ -61,6 +61,7 @@ class QuotaProvider(SqlProvider):
     mutable = ("user", "interval_seconds", "limits")
     flags = (RETIRING,)
     delete_before_replace = True
+    adoptable = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "quota name"),
         "user": lambda v: statements.identifier(v, "user name"),

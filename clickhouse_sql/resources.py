@@ -4,6 +4,8 @@ Engine types: `pulumi-python:dynamic/clickhouse:<Name>`.
 
 Literal inputs are validated here, at construction (a ValueError names the bad value, never a
 password hash); values that are Outputs are validated by the provider's `check` in preview.
+`adopt` (with `adopt_with`, the config path that sets it) lets a create take over an object that
+already exists (clickhouse_sql.adoption).
 `connection` is the service's endpoint `{host, port}` only: the SQL login comes from the
 environment when the provider runs (clickhouse_sql.login), never from an input. `stack` (the
 stack's name, for the `make provisioner` hint of a refused login) is set here. The password
@@ -19,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from clickhouse_sql import quota, settings_profile, statements
+from clickhouse_sql import adoption, quota, settings_profile, statements
 from clickhouse_sql.base import STACK
 from clickhouse_sql.client import Endpoint
 from clickhouse_sql.database import DatabaseProvider
@@ -89,6 +91,8 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
         name: pulumi.Input[str],
         databases: pulumi.Input[Sequence[str]],
         connection: pulumi.Input[Endpoint],
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -98,6 +102,7 @@ class Role(pulumi.dynamic.Resource, module="clickhouse", name="Role"):
             STACK: pulumi.get_stack(),
             "drift": None,
             "retiring": False,
+            **adoption.inputs(adopt, adopt_with),
         }
         super().__init__(RoleProvider(), resource_name, props, _options(opts, NO_SECRETS))
 
@@ -152,6 +157,8 @@ class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
         default_role: pulumi.Input[str],
         connection: pulumi.Input[Endpoint],
         retiring: bool = False,
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -162,6 +169,7 @@ class User(pulumi.dynamic.Resource, module="clickhouse", name="User"):
             STACK: pulumi.get_stack(),
             "retiring": retiring,
             "drift": None,
+            **adoption.inputs(adopt, adopt_with),
         }
         options = _options(opts, USER_SECRETS, delete_before_replace=True)
         super().__init__(UserProvider(), resource_name, props, options)
@@ -182,6 +190,8 @@ class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="Settin
         limits_source: str,
         connection: pulumi.Input[Endpoint],
         retiring: bool = False,
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -193,6 +203,7 @@ class SettingsProfile(pulumi.dynamic.Resource, module="clickhouse", name="Settin
             STACK: pulumi.get_stack(),
             "retiring": retiring,
             "drift": None,
+            **adoption.inputs(adopt, adopt_with),
         }
         options = _options(opts, NO_SECRETS, delete_before_replace=True)
         super().__init__(SettingsProfileProvider(), resource_name, props, options)
@@ -214,6 +225,8 @@ class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
         limits_source: str,
         connection: pulumi.Input[Endpoint],
         retiring: bool = False,
+        adopt: bool = False,
+        adopt_with: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -226,6 +239,7 @@ class Quota(pulumi.dynamic.Resource, module="clickhouse", name="Quota"):
             STACK: pulumi.get_stack(),
             "retiring": retiring,
             "drift": None,
+            **adoption.inputs(adopt, adopt_with),
         }
         options = _options(opts, NO_SECRETS, delete_before_replace=True)
         super().__init__(QuotaProvider(), resource_name, props, options)

@@ -74,6 +74,7 @@ class RoleProvider(SqlProvider):
     keys = ("name", "databases", "connection")
     identity = ("name",)
     mutable = ("readonly", "databases")
+    adoptable = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "role name"),
         "readonly": no_readonly,
@@ -90,6 +91,10 @@ class RoleProvider(SqlProvider):
             len(sql.rows(queries.own_settings("role", name))),
             observe_profile(sql, statements.profile_name(name)),
         )
+
+    def pristine(self, live: LiveRole, p: Mapping[str, Any]) -> bool:
+        """As `make provisioner` makes it: no privileges, no granted roles, no settings, no profile."""
+        return not (live.privileges or live.roles or live.own_settings or live.profile)
 
     @staticmethod
     def foreign(live: LiveRole, p: Mapping[str, Any]) -> list[Privilege]:

@@ -66,6 +66,7 @@ class SettingsProfileProvider(SqlProvider):
     mutable = ("user", "settings")
     flags = (RETIRING,)
     delete_before_replace = True
+    adoptable = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "settings profile name"),
         "user": lambda v: statements.identifier(v, "user name"),

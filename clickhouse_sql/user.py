@@ -75,6 +75,7 @@ class UserProvider(SqlProvider):
     flags = (RETIRING,)
     secret_keys = ("passwords_sha256_hex", "password_sha256_hex", "previous_password_sha256_hex")
     delete_before_replace = True
+    adoptable = True
     validators: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "name": lambda v: statements.identifier(v, "user name"),
         "default_role": lambda v: statements.identifier(v, "default_role"),
@@ -174,6 +175,9 @@ class UserProvider(SqlProvider):
         if not self._defaults_exact(live, role) or role not in granted or granted[role]:
             todo.append(statements.set_default_role(role, name))
         return todo
+
+    def undo_create(self, p: Mapping[str, Any]) -> list[str]:
+        return [statements.drop_user(p["name"])]
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         p = plain(_props)

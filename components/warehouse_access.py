@@ -4,7 +4,7 @@ Least privilege (REQ-TEC-001 "distinct user credentials for the ETL pipeline (Wr
 Application (Read)"): `read` may SELECT on `<database>.*`, and each reader's own settings profile
 holds `readonly = 2 CONST`; `write` may also INSERT and manage its own tables there
 (CREATE/ALTER/DROP TABLE). Never ALL, never *.*, never access management. The roles carry no
-settings: the provisioning user holds them WITH ADMIN OPTION (tools/provisioner.py), active in its
+settings: the provisioning user holds them WITH ADMIN OPTION (ops/provisioner.py), active in its
 sessions, so a setting on a role would bind the provisioner too. Each consumer with `clickhouse: read|write`
 gets its own user, with one pulumi_random password per label in its `passwords` (two while a
 rotation is in progress; the newest is the one handed out), sent to ClickHouse only as hex SHA-256
@@ -21,13 +21,14 @@ rotation in progress (so that finishing the rotation can delete it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_random as random
 
-from clickhouse_sql import Database, Endpoint, Grant, Quota, Role, SettingsProfile, User
-from settings.consumers import INITIAL_PASSWORD, Consumer, legacy_sql_user_name, sql_user_name
-from settings.passwords import sha256_hex
+from clickhouse_sql import AccessInventory, Database, Endpoint, Grant, Quota, Role, SettingsProfile, User
+from settings.consumers import INITIAL_PASSWORD, SQL_NAMESPACE, Consumer, legacy_sql_user_name, sql_user_name
+from settings.passwords import PROVISIONER_USER, sha256_hex
 
 from .urls import credential_url
 
@@ -55,6 +56,7 @@ class WarehouseAccessArgs:
     host: pulumi.Output[str | None]
     https_port: pulumi.Output[int | None]
     protect: bool = False
+    adopt_roles: bool = False  # dataWarehouse.adoptRoles (clickhouse_sql.adoption)
 
 
 def profile_settings(consumer: Consumer) -> list[dict[str, object]]:
@@ -120,6 +122,8 @@ class WarehouseAccess(pulumi.ComponentResource):
                 name=self.roles[access],
                 databases=[args.database],
                 connection=connection,
+                adopt=args.adopt_roles,
+                adopt_with="dataWarehouse.adoptRoles",
                 opts=protected,
             )
             grants[access] = Grant(
@@ -134,11 +138,31 @@ class WarehouseAccess(pulumi.ComponentResource):
             )
         self.urls = {}
         self.rotation: dict[str, dict[str, object]] = {}
+        # Every SQL object this component declares, and the names of the users, profiles and quotas
+        # among them: the inventory's "declared" (any User/SettingsProfile/Quota added here must be too).
+        made: list[pulumi.Resource] = [database, *grants.values()]
+        self.sql_names: dict[str, list[str]] = {"users": [], "profiles": [], "quotas": []}
         for consumer, settings in args.consumers.items():
             if settings.clickhouse == "none":
                 continue
-            self.urls[consumer] = self._consumer(name, consumer, settings, args, grants[settings.clickhouse])
+            self.urls[consumer] = self._consumer(
+                name, consumer, settings, args, grants[settings.clickhouse], made
+            )
             self.rotation[consumer] = rotation_step(settings)
+        # After every SQL object: it repairs around them (docs/drift.md). It owns no object (its delete
+        # runs no SQL), so nothing is kept by protecting it (policy clickhouse-access-protected skips it).
+        AccessInventory(
+            f"{name}-inventory",
+            name=args.database,
+            roles=list(self.roles.values()),
+            namespace_prefix=SQL_NAMESPACE,
+            users=self.sql_names["users"],
+            profiles=self.sql_names["profiles"],
+            quotas=self.sql_names["quotas"],
+            operators=[PROVISIONER_USER],
+            connection=connection,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=made),
+        )
         self.register_outputs({"roles": self.roles, "rotation": self.rotation})
 
     def _sql_user(
@@ -151,11 +175,15 @@ class WarehouseAccess(pulumi.ComponentResource):
         depends_on: Grant,
         opts: pulumi.ResourceOptions,
         retiring: bool,
+        adopt: dict[str, Any],
+        made: list[pulumi.Resource],
     ) -> User:
         """One SQL user with the consumer's passwords (`hashes`), its settings profile and quota.
 
         `resource` is the resource-name prefix: `<component>-<consumer>-sql` for the namespaced
-        objects, `<component>-<consumer>` for the former ones (their names in existing states)."""
+        objects, `<component>-<consumer>` for the former ones (their names in existing states).
+        Each object is added to `made` and its name to `sql_names` (the inventory's declared)."""
+        profile_name, quota_name = f"{user_name}_limits", f"{user_name}_quota"
         user = User(
             f"{resource}-user",
             name=user_name,
@@ -163,35 +191,47 @@ class WarehouseAccess(pulumi.ComponentResource):
             default_role=self.roles[settings.clickhouse],
             connection=args.connection,
             retiring=retiring,
+            **adopt,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[depends_on])),
         )
         source = "config" if settings.limits_complete() else "defaults"
         after_user = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[user]))
-        SettingsProfile(
+        profile = SettingsProfile(
             f"{resource}-limits",
-            name=f"{user_name}_limits",
+            name=profile_name,
             user=user.name,
             settings=profile_settings(settings),
             limits_source=source,
             connection=args.connection,
             retiring=retiring,
+            **adopt,
             opts=after_user,
         )
-        Quota(
+        quota = Quota(
             f"{resource}-quota",
-            name=f"{user_name}_quota",
+            name=quota_name,
             user=user.name,
             interval_seconds=QUOTA_INTERVAL_SECONDS,
             limits=quota_limits(user_name, settings.effective_limits()),
             limits_source=source,
             connection=args.connection,
             retiring=retiring,
+            **adopt,
             opts=after_user,
         )
+        made += [user, profile, quota]
+        for key, value in (("users", user_name), ("profiles", profile_name), ("quotas", quota_name)):
+            self.sql_names[key].append(value)
         return user
 
     def _consumer(
-        self, name: str, consumer: str, settings: Consumer, args: WarehouseAccessArgs, grant: Grant
+        self,
+        name: str,
+        consumer: str,
+        settings: Consumer,
+        args: WarehouseAccessArgs,
+        grant: Grant,
+        made: list[pulumi.Resource],
     ) -> pulumi.Output[str]:
         """The consumer's passwords, user, settings profile and quota; returns its (secret) URL."""
         opts = pulumi.ResourceOptions(parent=self, protect=args.protect and not settings.retire)
@@ -216,14 +256,36 @@ class WarehouseAccess(pulumi.ComponentResource):
             lambda results: [sha256_hex(r) for r in results]
         )
         resource = f"{name}-{consumer}"
+        # Adoption (clickhouse_sql.adoption) is explicit, per consumer, for all of its objects.
+        adopt: dict[str, Any] = {"adopt": settings.adopt, "adopt_with": f"consumers.{consumer}.adopt"}
         user = self._sql_user(
-            f"{resource}-sql", sql_user_name(consumer), settings, hashes, args, grant, opts, settings.retire
+            f"{resource}-sql",
+            sql_user_name(consumer),
+            settings,
+            hashes,
+            args,
+            grant,
+            opts,
+            settings.retire,
+            adopt,
+            made,
         )
         if settings.legacy_sql_user:
             # Migration (docs/provisioning.md): the former user, profile and quota stay, under their
-            # former resource names, unprotected and retiring (no SQL), until the key is removed.
+            # former resource names, unprotected and retiring (no SQL), until the key is removed. Their
+            # state holds them (no create, so no adoption check); the inventory counts them as declared,
+            # so it does not revoke the project's role from the former user during the migration.
             self._sql_user(
-                resource, legacy_sql_user_name(consumer), settings, hashes, args, grant, unprotected, True
+                resource,
+                legacy_sql_user_name(consumer),
+                settings,
+                hashes,
+                args,
+                grant,
+                unprotected,
+                True,
+                adopt,
+                made,
             )
         # Secret: built from the newest password, which the random provider returns as a secret.
         # Always the namespaced user: during the migration, that is what is handed out.

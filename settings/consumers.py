@@ -132,6 +132,9 @@ class Consumer(Settings):
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.
     retire: bool = Field(False, examples=[True])
+    # Take over SQL objects of this consumer (user, settings profile, quota) that already exist on the
+    # server although no state holds them: without it such a create stops (docs/drift.md).
+    adopt: bool = Field(False, examples=[True])
     # Migration to the SQL namespace (docs/provisioning.md): while true, the consumer's former user
     # `<name>` (and `<name>_limits`, `<name>_quota`) is kept, unprotected, beside `salla_<name>`,
     # which the outputs hand out; removing the key drops the former objects.
@@ -159,11 +162,14 @@ class Consumer(Settings):
     def _clickhouse_only(self) -> Consumer:
         retire_target = self.vercel is not None or self.redis != "none"
         if self.clickhouse == "none" and (
-            self.limits is not None or (self.retire and not retire_target) or self.legacy_sql_user
+            self.limits is not None
+            or (self.retire and not retire_target)
+            or self.legacy_sql_user
+            or self.adopt
         ):
             fail(
                 rule(
-                    "limits and legacySqlUser apply to a consumer's ClickHouse user, retire to its "
+                    "limits, adopt and legacySqlUser apply to a consumer's ClickHouse user, retire to its "
                     "ClickHouse or Redis user or Vercel variables; this consumer has none of them",
                     "remove them, or set clickhouse: read|write",
                     value=None,

@@ -176,6 +176,9 @@ class Warehouse(Settings):
     database: Annotated[str, AfterValidator(sql_name("database", "analytics"))] = Field(
         "analytics", examples=["analytics"]
     )
+    # Take over the project's roles when they already hold something although no state holds them
+    # (e.g. the state was lost); without it such a create stops (docs/drift.md).
+    adopt_roles: bool = Field(False, examples=[True])
 
     @field_validator("region")
     @classmethod

@@ -67,6 +67,8 @@ class User:
 class Profile:
     elements: list[tuple[str, str, str | None, str | None, str | None]]  # name, value, min, max, writability
     to: list[str]
+    all: bool = False  # TO ALL [EXCEPT except_]
+    except_: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +77,8 @@ class Quota:
     maxima: dict[str, int]
     to: list[str]
     keyed: list[str] = field(default_factory=list)
+    all: bool = False
+    except_: list[str] = field(default_factory=list)
 
 
 N = r"`?([A-Za-z0-9_.\-]+)`?"  # a (back)quoted name
@@ -120,7 +124,7 @@ class ClickHouseModel:
         self.fail_on: str | None = None  # a statement prefix the "server" fails (an interrupted run)
         # The provisioning user's grant option: the data privileges on this database only.
         self.grantable = (database, set(ALLOWED_PRIVILEGES)) if provisioner else None
-        # The roles the provisioning user holds WITH ADMIN OPTION (tools/provisioner.py).
+        # The roles the provisioning user holds WITH ADMIN OPTION (ops/provisioner.py).
         self.admin_roles = {f"{database}_read", f"{database}_write"}
 
     # --- the executor interface ---------------------------------------------------------------
@@ -210,6 +214,14 @@ class ClickHouseModel:
             self.quotas[m[1]] = Quota(int(m[2]), maxima, [self._grantee(m[4])])
         elif m := re.fullmatch(rf"DROP QUOTA IF EXISTS {N}", sql):
             self.quotas.pop(m[1], None)
+        elif m := re.fullmatch(rf"ALTER (SETTINGS PROFILE|QUOTA) {N} TO (ALL EXCEPT |ALL$)?(.*)", sql):
+            found = self.profiles if m[1] == "SETTINGS PROFILE" else self.quotas
+            if m[2] not in found:
+                raise ModelError(UNKNOWN_ROLE, f"There is no {m[1].lower()} `{m[2]}` in user directories")
+            names = [] if m[4] in ("", "NONE") else [self._grantee(_unquote(n)) for n in m[4].split(", ")]
+            target = found[m[2]]
+            target.all = m[3] is not None
+            target.to, target.except_ = ([], names) if target.all else (names, [])
         elif m := re.fullmatch(
             rf"GRANT (.+) ON {TARGET} TO {N}( WITH GRANT OPTION)?( WITH REPLACE OPTION)?", sql
         ):
@@ -224,7 +236,7 @@ class ClickHouseModel:
             raise AssertionError(f"the model does not know this statement: {sql}")
 
     def _apply_provisioning(self, sql: str) -> bool:
-        """`make provisioner`'s statements (tools/provisioner_sql.py); False: not one of them."""
+        """`make provisioner`'s statements (ops/provisioner_sql.py); False: not one of them."""
         auth = r"(IDENTIFIED WITH sha256_hash BY '[0-9a-f]{64}')"
         tail = r"(?: DEFAULT ROLE (ALL|NONE))?(?: SETTINGS (NONE|.+))?"
         if m := re.fullmatch(rf"CREATE USER IF NOT EXISTS {N} {auth}{tail}", sql):
@@ -338,7 +350,9 @@ class ClickHouseModel:
             self._forget(name)
 
     def _forget(self, name: str) -> None:
-        for applies in [p.to for p in self.profiles.values()] + [q.to for q in self.quotas.values()]:
+        lists = [p.to for p in self.profiles.values()] + [q.to for q in self.quotas.values()]
+        lists += [p.except_ for p in self.profiles.values()] + [q.except_ for q in self.quotas.values()]
+        for applies in lists:
             if name in applies:
                 applies.remove(name)
 
@@ -420,6 +434,9 @@ class ClickHouseModel:
                 for r in self.privileges.get((kind, name), [])
             ]
         if table == "system.role_grants":
+            if where == "granted_role_name":
+                holders = [(u, None, int(s.roles[name])) for u, s in self.users.items() if name in s.roles]
+                return holders + [(None, r, 0) for r, held in self.role_roles.items() if name in held]
             if where == "role_name":
                 return [(r,) for r in sorted(self.role_roles.get(name, set()))]
             user = self.users.get(name)
@@ -429,6 +446,14 @@ class ClickHouseModel:
                 (r, int(user.default_all or r in user.default_list), int(admin))
                 for r, admin in sorted(user.roles.items())
             ]
+        if table == "system.users" and where.startswith("startsWith(name,"):
+            return [(u,) for u in sorted(self.users) if u.startswith(parameters["prefix"])]
+        if table == "system.settings_profiles" and not where:
+            return [
+                (n, int(p.all), sorted(p.to), sorted(p.except_)) for n, p in sorted(self.profiles.items())
+            ]
+        if table == "system.quotas" and not where:
+            return [(n, int(q.all), sorted(q.to), sorted(q.except_)) for n, q in sorted(self.quotas.items())]
         if table == "system.users":
             user = self.users.get(name)
             if user is None:
@@ -436,7 +461,9 @@ class ClickHouseModel:
             return [([kind for kind, _ in user.auth], int(user.default_all), list(user.default_list), [])]
         if table == "system.settings_profiles":
             profile = self.profiles.get(name)
-            return [] if profile is None else [(0, sorted(profile.to), [])]
+            return (
+                [] if profile is None else [(int(profile.all), sorted(profile.to), sorted(profile.except_))]
+            )
         if table == "system.settings_profile_elements":
             if where == "profile_name":
                 profile = self.profiles.get(name)
@@ -446,7 +473,9 @@ class ClickHouseModel:
             return [(*e, None) for e in found]
         if table == "system.quotas":
             quota = self.quotas.get(name)
-            return [] if quota is None else [(quota.keyed, [quota.duration], 0, sorted(quota.to), [])]
+            if quota is None:
+                return []
+            return [(quota.keyed, [quota.duration], int(quota.all), sorted(quota.to), sorted(quota.except_))]
         if table == "system.quota_limits":
             quota = self.quotas.get(name)
             if quota is None:

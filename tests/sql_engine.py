@@ -36,9 +36,11 @@ WRITE_SETTINGS = [
 def declare(
     users: Mapping[str, tuple[list[str], str]],
     retiring: frozenset[str] = frozenset(),
+    adopt: frozenset[str] = frozenset(),
 ) -> list[tuple[str, type[SqlProvider], dict[str, Any]]]:
     """What WarehouseAccess declares: users = {user: (password hashes, access)}; the users in
-    `retiring` are marked `retire: true` (their user, profile and quota get `retiring: true`)."""
+    `retiring` are marked `retire: true` (their user, profile and quota get `retiring: true`), the
+    users in `adopt` `adopt: true` (their user, profile and quota get `adopt: true`)."""
     c = dict(CONNECTION)
     decl: list[tuple[str, type[SqlProvider], dict[str, Any]]] = [
         ("database", DatabaseProvider, {"name": "analytics", "connection": c}),
@@ -75,6 +77,8 @@ def declare(
                     "default_role": f"analytics_{access}",
                     "connection": c,
                     "retiring": user in retiring,
+                    "adopt": user in adopt,
+                    "adopt_with": f"consumers.{user}.adopt",
                 },
             ),
             (
@@ -87,6 +91,8 @@ def declare(
                     "limits_source": "defaults",
                     "connection": c,
                     "retiring": user in retiring,
+                    "adopt": user in adopt,
+                    "adopt_with": f"consumers.{user}.adopt",
                 },
             ),
             (
@@ -103,6 +109,8 @@ def declare(
                     "limits_source": "defaults",
                     "connection": c,
                     "retiring": user in retiring,
+                    "adopt": user in adopt,
+                    "adopt_with": f"consumers.{user}.adopt",
                 },
             ),
         ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from clickhouse_sql.base import MISSING
 from clickhouse_sql.client import ClickHouseSQLError, ClickHouseUnreachableError
 from clickhouse_sql.role import RoleProvider
 from tests.ch_model import SHA256, ClickHouseModel, Row
@@ -37,8 +38,10 @@ def engine(model: ClickHouseModel) -> Engine:
     return Engine(model)
 
 
-def up(engine: Engine, users: dict[str, tuple[list[str], str]] = USERS) -> list[str]:
-    ran = engine.up(declare(users))
+def up(
+    engine: Engine, users: dict[str, tuple[list[str], str]] = USERS, adopt: frozenset[str] = frozenset()
+) -> list[str]:
+    ran = engine.up(declare(users, adopt=adopt))
     RUN.extend(ran)
     return ran
 
@@ -144,7 +147,8 @@ def test_a_role_that_is_dropped_and_made_again_needs_make_provisioner(
 ) -> None:
     up(engine)
     model.seed("DROP ROLE IF EXISTS `analytics_read`")  # e.g. by hand: the provisioner's grant goes too
-    assert engine.refresh()["role-read"] == ["gone"]
+    found = engine.refresh()  # kept in the state with the drift MISSING: the next up makes it again
+    assert found["role-read"] == found["grant-read"] == [MISSING]
     with pytest.raises(ClickHouseSQLError, match="code 497"):
         up(engine)  # the role is made again, but granting it to `app` needs ADMIN OPTION on it
     model.admin_roles.add("analytics_read")  # `make provisioner` again
@@ -160,13 +164,20 @@ def test_pre_existing_profiles_with_other_settings_are_replaced(
         "CREATE ROLE IF NOT EXISTS `analytics_read`",
         "CREATE ROLE IF NOT EXISTS `analytics_write`",
         "CREATE USER `someone` IDENTIFIED WITH sha256_hash BY '" + OTHER + "'",
-        "CREATE SETTINGS PROFILE OR REPLACE `analytics_read_profile` SETTINGS readonly = 0 TO `someone`",
-        "CREATE SETTINGS PROFILE OR REPLACE `analytics_write_profile` SETTINGS readonly = 1 TO `someone`",
         "CREATE SETTINGS PROFILE OR REPLACE `app_limits` SETTINGS max_memory_usage = 0 TO `someone`",
     )
-    ran = up(engine)
-    assert "DROP SETTINGS PROFILE IF EXISTS `analytics_read_profile`" in ran
-    assert "DROP SETTINGS PROFILE IF EXISTS `analytics_write_profile`" in ran
+    with pytest.raises(
+        ClickHouseSQLError,
+        match=r"settings profile `app_limits` already exists .* "
+        r"has max_memory_usage = 0 \(not declared\).*consumers\.app\.adopt: true",
+    ):
+        up(engine)  # found at create: never taken over silently
+    ran = up(engine, adopt=frozenset({"app"}))
+    assert [s for s in ran if "`app_limits`" in s] == [
+        "CREATE SETTINGS PROFILE OR REPLACE `app_limits` SETTINGS readonly = 2 CONST, max_memory_usage = "
+        "4294967296 MIN 1 MAX 4294967296, max_execution_time = 60 MIN 1 MAX 60, max_result_rows = "
+        "1000000 MIN 1 MAX 1000000 TO `app`"
+    ]
     model.users.pop("someone")
     assert_exactly_declared(model)
     assert up(engine) == []
@@ -197,7 +208,9 @@ def test_an_extra_privilege_in_the_managed_database_is_revoked(
 def test_an_extra_privilege_on_another_database_is_found_and_revoked(
     engine: Engine, model: ClickHouseModel
 ) -> None:
-    model.seed("CREATE ROLE IF NOT EXISTS `analytics_read`", "GRANT INSERT ON `other`.* TO `analytics_read`")
+    up(engine)
+    model.seed("GRANT INSERT ON `other`.* TO `analytics_read`")
+    assert engine.refresh() == {"role-read": ["holds GRANT INSERT ON `other`.* (not declared)"]}
     # The provisioning user holds no grant option outside analytics.*, so ClickHouse refuses the REVOKE:
     with pytest.raises(
         ClickHouseSQLError,
@@ -225,7 +238,7 @@ def test_a_user_with_an_extra_role_and_default_role_all_is_reset(
         "GRANT `analytics_write` TO `app`",
         "SET DEFAULT ROLE ALL TO `app`",
     )
-    ran = up(engine)
+    ran = up(engine, adopt=frozenset({"app"}))
     assert [s for s in ran if "`app`" in s and "PROFILE" not in s and "QUOTA" not in s] == [
         f"ALTER USER `app` IDENTIFIED WITH sha256_hash BY '{H1}'",  # passwords of an unknown user: reset
         "REVOKE `analytics_write` FROM `app`",
@@ -271,7 +284,20 @@ def test_a_user_made_by_hand_with_another_password_gets_the_declared_one(
     engine: Engine, model: ClickHouseModel
 ) -> None:
     model.seed(f"CREATE USER `app` IDENTIFIED WITH sha256_hash BY '{OTHER}'")
-    up(engine)
+    with pytest.raises(ClickHouseSQLError) as refused:
+        up(engine)
+    assert str(refused.value) == (
+        "user `app` already exists on the server, but no state of this stack holds it (made by hand, by "
+        "another tool or stack, or this stack's state was lost), so the create stopped and changed "
+        "nothing. What differs from the declaration: lacks role analytics_read; default roles ALL, "
+        "declared: analytics_read; its password cannot be read back (ClickHouse returns no hash); "
+        "adopting replaces it with the consumer's generated one. Fix: to take it over on purpose, set "
+        "`consumers.app.adopt: true` (pulumi config set --path 'consumers.app.adopt' true) and run "
+        "`pulumi up` again: it is then converged as declared, and removing the consumer later drops "
+        "it; otherwise rename the consumer, or have an admin drop the object."
+    )
+    assert model.passwords("app") == [OTHER] and "app_limits" not in model.profiles
+    up(engine, adopt=frozenset({"app"}))
     assert model.passwords("app") == [H1]
     assert_exactly_declared(model)
 

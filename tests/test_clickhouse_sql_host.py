@@ -20,6 +20,7 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from clickhouse_sql.base import MISSING
 from clickhouse_sql.client import open_clickhouse
 from clickhouse_sql.provider import DatabaseProvider, SqlProvider, UserProvider
 from tests.chdb_server import APP_HEX
@@ -89,8 +90,16 @@ def test_the_host_runs_create_read_diff_and_delete(host: Any, loopback: Loopback
     found = host.Read(provider_pb2.ReadRequest(id="system", urn=urn, properties=existing))
     assert found.id == "system" and list(found.properties["drift"]) == []
     # The loopback records DDL without applying it: `analytics` is still missing on the server.
-    gone = host.Read(provider_pb2.ReadRequest(id="analytics", urn=urn, properties=created.properties))
-    assert gone.id == "" and set(gone.properties) == {"__provider"}  # the engine will recreate it
+    # Missing with a stored state: kept, with the drift MISSING, so the next up's update creates it.
+    kept = host.Read(provider_pb2.ReadRequest(id="analytics", urn=urn, properties=created.properties))
+    assert kept.id == "analytics" and list(kept.properties["drift"]) == [MISSING]
+    # Missing without a stored state (an import): gone, nothing to adopt.
+    gone = host.Read(
+        provider_pb2.ReadRequest(
+            id="analytics", urn=urn, properties=props(provider, loopback, name="analytics")
+        )
+    )
+    assert gone.id == "" and set(gone.properties) == {"__provider"}
     renamed = props(provider, loopback, name="events")
     diff = host.Diff(provider_pb2.DiffRequest(id="analytics", urn=urn, olds=created.properties, news=renamed))
     assert (diff.changes, list(diff.replaces)) == (provider_pb2.DiffResponse.DIFF_SOME, ["name"])
@@ -104,10 +113,10 @@ def test_the_host_runs_create_read_diff_and_delete(host: Any, loopback: Loopback
 
 
 def test_a_user_rotation_through_the_host_and_a_clean_engine_error(host: Any, loopback: Loopback) -> None:
-    # `app` exists on the server (users.xml) with APP_HEX: create converges it (no CREATE USER).
+    # `app` exists on the server (users.xml) with APP_HEX: adopted, create converges it (no CREATE USER).
     provider = plain_http_provider(UserProvider)
     urn = URN.format(kind="User", name="app")
-    values = {"name": "app", "default_role": "analytics_read"}
+    values = {"name": "app", "default_role": "analytics_read", "adopt": True}
     inputs = props(provider, loopback, **values, passwords_sha256_hex=[APP_HEX])
     created = host.Create(provider_pb2.CreateRequest(urn=urn, properties=inputs))
     assert not [r for r in loopback.requests if r.body.startswith("CREATE USER")]

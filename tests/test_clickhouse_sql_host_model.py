@@ -223,6 +223,40 @@ def test_a_user_state_from_the_old_provider_refreshes_through_the_host(engine: H
     assert_a_noop_up_runs_no_sql(engine, declare(consumers))
 
 
+def test_the_inventory_through_the_host_repairs_then_drops_a_namespace_user_a_refresh_listed(
+    engine: HostEngine,
+) -> None:
+    # Its outputs `found` and `repair` (lists) travel through the RPC encoding between read and update.
+    from tests.drift_cases import APP, declaration
+
+    declared = declaration()
+    engine.up(declared)
+    engine.model.seed(
+        f"CREATE USER `salla_stray` IDENTIFIED WITH sha256_hash BY '{OLD}'",
+        f"CREATE QUOTA OR REPLACE `extra` FOR INTERVAL 60 second MAX queries = 5 TO `{APP}`",
+    )
+    listed = (
+        "user salla_stray is in the namespace salla_* but not declared: listed now; a later deploy "
+        "whose refresh still finds it drops it (declare it to keep it)"
+    )
+    assert engine.refresh() == {
+        "inventory": [listed, f"quota extra applies to {APP} (not declared): the next deploy drops it"]
+    }
+    ran = len(engine.model.statements)
+    engine.up(declared)
+    assert engine.model.statements[ran:] == ["DROP QUOTA IF EXISTS `extra`"]
+    assert list(engine.state["inventory"][2]["found"]) == ["drop user salla_stray"]
+    assert engine.refresh() == {
+        "inventory": [
+            "user salla_stray is in the namespace salla_* but not declared: listed by an earlier refresh "
+            "and still here: the next deploy drops it unless it declares it"
+        ]
+    }
+    engine.up(declared)
+    assert engine.model.statements[ran + 1 :] == ["DROP USER IF EXISTS `salla_stray`"]
+    assert_a_noop_up_runs_no_sql(engine, declared)
+
+
 def test_through_the_host_the_observer_previews_and_refreshes_and_an_up_stops_cleanly(
     engine: HostEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from clickhouse_sql import queries
+from clickhouse_sql import inventory_queries, queries
+from clickhouse_sql.profiles import Applies
 from clickhouse_sql.queries import Query
 from tests.ch_model import ClickHouseModel
 from tests.chdb_server import SEED, server
@@ -54,6 +55,10 @@ READS = [
     queries.user("nobody"),
     queries.role_exists("analytics_write"),
     queries.role_exists("nobody"),
+    inventory_queries.role_holders("analytics_read"),  # two users (one with more roles)
+    inventory_queries.role_holders("analytics_write"),
+    inventory_queries.namespace_users("data_"),  # the prefix is a parameter, not a LIKE pattern
+    inventory_queries.namespace_users("nobody_"),
 ]
 
 
@@ -79,3 +84,17 @@ def test_the_server_forms_the_providers_parse(chdb_rows: Any) -> None:
         "GRANT SELECT ON other.* TO data_pipeline WITH GRANT OPTION",
         "GRANT analytics_read, analytics_write TO data_pipeline",
     ]
+
+
+def test_the_server_answers_the_inventorys_profile_and_quota_reads_in_the_shape_it_parses(
+    chdb_rows: Any,
+) -> None:
+    # users.xml has the `default` profile and quota (the model has none): the columns and value
+    # forms the inventory parses (clickhouse_sql.inventory: name, then Applies.of the rest).
+    for query in (inventory_queries.all_profiles(), inventory_queries.all_quotas()):
+        types, rows = chdb_rows(query)
+        assert types == ["String", "UInt8", "Array(String)", "Array(String)"]
+        named = {row[0]: Applies.of(row[1:]) for row in rows}
+        assert "default" in named and not named["default"].all
+    _, quotas = chdb_rows(inventory_queries.all_quotas())
+    assert ("default", 0, ["default"], []) in quotas  # applied to the users.xml user `default`

@@ -29,9 +29,11 @@ SECURITY_PATHS = (
     ".github/pulumi-plugins.lock",
     "clickhouse_sql/provider.py",
     "clickhouse_sql/user.py",
-    "tools/provisioner.py",
-    "tools/provisioner_grants.py",  # any future provisioner module
-    "ops/rotate.py",  # a future operator package
+    "ops/provisioner.py",
+    "ops/provisioner_sql.py",
+    "ops/reviewed_code.py",
+    "ops/provisioner_grants.py",  # any future operator module
+    "upstash_access/acl.py",
     "settings/credentials.py",
     "tools/pulumi_plugins.py",
     "tools/main_head.py",

@@ -120,7 +120,13 @@ def test_providers_get_no_credential_inputs(dev: ProgramRun) -> None:
     for provider in (CLICKHOUSE_PROVIDER, UPSTASH_PROVIDER, RANDOM_PROVIDER):
         inputs = dev.one(provider).inputs
         assert set(inputs) <= {"version"}, inputs
-    values = [str(v) for r in dev.resources for v in r.inputs.values()]
+    # The access inventory's `operators` names the provisioning user, which is also the deploy job's
+    # SQL login name: a declared constant (settings.passwords), not a value read from the environment.
+    inventory = "pulumi-python:dynamic/clickhouse:AccessInventory"
+    assert dev.one(inventory).inputs["operators"] == [PLACEHOLDER_ENV["CLICKHOUSE_SQL_USER"]]
+    values = [
+        str(v) for r in dev.resources for k, v in r.inputs.items() if (r.type, k) != (inventory, "operators")
+    ]
     for placeholder in PLACEHOLDER_ENV.values():
         assert not any(placeholder in v for v in values), placeholder
 
@@ -370,7 +376,7 @@ def test_the_sql_provider_gets_the_endpoint_and_the_stack_and_no_login(dev: Prog
     dynamic = [r for r in dev.resources if r.type.startswith("pulumi-python:dynamic/clickhouse:")]
     users = [r for r in dynamic if r.type.endswith(":User")]
     # The database, two roles, two grants; per consumer user a user, its profile and its quota.
-    assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users)
+    assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users) + 1  # + the access inventory
     service = dev.one(SERVICE).state["endpoints"]["https"]
     for res in dynamic:
         assert _unwrapped(res.inputs["connection"]) == {"host": service["host"], "port": service["port"]}

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from ops import outputs as co
 from stack.contract import OUTPUTS
 from tests.helpers import run_ok
-from tools import outputs as co
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_WORK_TREE = shutil.which("git") is not None and (ROOT / ".git").exists()
@@ -328,7 +328,7 @@ def test_default_paths_are_git_ignored() -> None:
 def test_cli_as_a_script(fake_pulumi: Path, tmp_path: Path) -> None:
     out = tmp_path / "prod.env"
     result = subprocess.run(
-        [sys.executable, "-m", "tools.outputs", "--stack", "prod", "--consumer", "app", "--out", str(out)],
+        [sys.executable, "-m", "ops.outputs", "--stack", "prod", "--consumer", "app", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -39,6 +39,7 @@ def test_resource_set(stack: str) -> None:
             SERVICE: 1,
             REDIS: 2,
             TOPIC: 2,
+            "pulumi-python:dynamic/clickhouse:AccessInventory": 1,
             "pulumi-python:dynamic/clickhouse:Database": 1,
             "pulumi-python:dynamic/clickhouse:Role": 2,
             "pulumi-python:dynamic/clickhouse:Grant": 2,

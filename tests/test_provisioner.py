@@ -26,10 +26,14 @@ from typing import Any
 
 import pytest
 
+from clickhouse_sql import inventory_queries, statements
+from clickhouse_sql.inventory import alter_to
+from clickhouse_sql.profiles import Applies
+from clickhouse_sql.queries import Query
+from ops import admin_hash, provisioner, provisioner_sql
+from ops.provisioner_sql import PLACEHOLDERS
 from settings.passwords import OBSERVER_USER, PROVISIONER_USER, sha256_b64, sha256_hex
-from tools import admin_hash, provisioner, provisioner_sql
 from tools.project import PROJECT, ROOT
-from tools.provisioner_sql import PLACEHOLDERS
 
 ADMIN = "Typed-Adm1n-Passw0rd!"
 PROV = "Pr0visioner-Passw0rd!x"
@@ -189,6 +193,8 @@ ROLES = {
 # The service's other users: a consumer's (namespaced and former), one made by hand for a BI tool,
 # the observer, the provisioner itself, a SQL console user. (chdb's `default` runs the statements.)
 OTHER_USERS = ["salla_app", "app", "bi_tool", "observer", "provisioner"]
+# Drift the access inventory finds and repairs: the hand-made user holds the project's writer role.
+HELD_BY_HAND = {"bi_tool": "analytics_write"}
 
 
 Results = dict[str, tuple[int, list[list[Any]]]]
@@ -201,7 +207,10 @@ def _users_xml(grants: str, readonly: int) -> str:
         "<quotas><default/></quotas><users>"
         f"<default>{plain}<grants>{grants}</grants></default>"
         + "".join(
-            f"<{u}><password/><profile>plain</profile><quota>default</quota></{u}>" for u in OTHER_USERS
+            f"<{u}><password/><profile>plain</profile><quota>default</quota>"
+            + (f"<grants><query>GRANT {HELD_BY_HAND[u]}</query></grants>" if u in HELD_BY_HAND else "")
+            + f"</{u}>"
+            for u in OTHER_USERS
         )
         + f"<sql-console_admin>{plain}<grants><query>GRANT default_role</query></grants></sql-console_admin>"
         "</users><roles>"
@@ -314,7 +323,7 @@ DENIED = [
     "CREATE DATABASE IF NOT EXISTS other",
     "DROP DATABASE analytics",
 ]
-# What ClickHouse cannot scope (module docstring of tools.provisioner_sql): CREATE/ALTER QUOTA and
+# What ClickHouse cannot scope (module docstring of ops.provisioner_sql): CREATE/ALTER QUOTA and
 # SETTINGS PROFILE are global and `... TO <user>` checks nothing on the user. These pass the access
 # check (fail only at chdb's read-only storage): the documented limit, asserted so that a
 # ClickHouse that starts checking them shows up here.
@@ -368,6 +377,40 @@ OBSERVER_DENIED = [
 ]
 
 
+def _inline(query: Query) -> str:
+    """A provider read with its server-side parameters written in (the probe sends plain SQL)."""
+    sql = query.sql
+    for key, value in query.parameters.items():
+        assert "'" not in value
+        sql = sql.replace(f"{{{key}:String}}", f"'{value}'")
+    return sql
+
+
+# The access inventory (clickhouse_sql.inventory): its reads, as the observer makes them in a
+# refresh (the same SQL, parameters inlined), and the repairs the deploy after it runs as the
+# provisioner, built by the inventory's own builders: revoking the project's role from a user outside
+# the namespace, dropping an undeclared namespace user, dropping or narrowing (`ALTER ... TO`) a
+# settings profile or quota that applies to a consumer (`plain`, `default`: users.xml's own).
+INVENTORY_READS = [
+    _inline(query)
+    for query in (
+        inventory_queries.role_holders("analytics_read"),
+        inventory_queries.role_holders("analytics_write"),
+        inventory_queries.namespace_users("salla_"),
+        inventory_queries.all_profiles(),
+        inventory_queries.all_quotas(),
+    )
+]
+INVENTORY_REPAIRS = [
+    statements.revoke_role("analytics_write", "bi_tool", "user"),
+    statements.drop_user("salla_stray"),
+    statements.drop_settings_profile("plain"),
+    statements.drop_quota("default"),
+    alter_to("SETTINGS PROFILE", "plain", Applies(True, (), ("bi_tool",)), {"salla_app"}),
+    alter_to("QUOTA", "default", Applies(False, ("bi_tool", "salla_app"), ()), {"salla_app"}),
+]
+
+
 def _provisioner_grants(legacy: Sequence[str] = ()) -> str:
     return _xml_grants(provisioner_sql.grant_statements("analytics", legacy), PROVISIONER_USER)
 
@@ -380,13 +423,18 @@ def sessions() -> list[Results]:
     observer = _xml_grants(provisioner_sql.observer_grant_statements("analytics"), OBSERVER_USER)
     return _run(
         [
-            (_provisioner_grants(), 0, [], [*ALLOWED, *FAIL_CLOSED, *LEGACY, *DENIED, *GLOBAL_ONLY]),
+            (
+                _provisioner_grants(),
+                0,
+                [],
+                [*ALLOWED, *FAIL_CLOSED, *LEGACY, *DENIED, *GLOBAL_ONLY, *INVENTORY_REPAIRS],
+            ),
             (_provisioner_grants(), 0, [], PROBE),
             (_provisioner_grants(), 2, [], ALLOWED[:5]),
             (_provisioner_grants(["app"]), 0, [], [*LEGACY, *FAIL_CLOSED]),
             # readonly = 2: the observer's `SETTINGS readonly = 2 CONST`.
-            (observer, 2, TABLES, [*OBSERVER_READS, *OBSERVER_DENIED]),
-            (observer, 0, TABLES, OBSERVER_DENIED),  # refused by the grants alone, too
+            (observer, 2, TABLES, [*OBSERVER_READS, *INVENTORY_READS, *OBSERVER_DENIED, *INVENTORY_REPAIRS]),
+            (observer, 0, TABLES, [*OBSERVER_DENIED, *INVENTORY_REPAIRS]),  # by the grants alone, too
         ]
     )
 
@@ -445,6 +493,36 @@ def test_the_observer_reads_what_refresh_needs_and_nothing_else() -> None:
         for sql, code in _codes(observer, OBSERVER_DENIED).items()
         if code not in (ACCESS_DENIED, READ_ONLY)
     } == {}
+
+
+def test_the_observer_reads_what_the_inventory_reads_and_may_repair_nothing() -> None:
+    *_, observer, grants_only = sessions()
+    assert {sql: observer[sql][0] for sql in INVENTORY_READS if observer[sql][0] != 0} == {}
+    holders_read, holders_write, namespace, profiles, quotas = (observer[sql][1] for sql in INVENTORY_READS)
+    # It sees a hand-made holder of a project role (not only its own grants), the namespace's users,
+    # every profile and quota with whom they apply to.
+    assert (holders_read, holders_write) == ([], [["bi_tool", None, 0]])
+    assert namespace == [["salla_app"]]
+    assert [row[0] for row in profiles] == ["default", "plain"] and [row[0] for row in quotas] == ["default"]
+    # users.xml's quota applies to its users, the consumer's among them (chdb's DB-API: arrays as text).
+    assert all(len(row) == 4 for row in profiles + quotas) and "'salla_app'" in quotas[0][2]
+    # The repairs are refused to it: by its grants alone, and (readonly = 2) before or by them.
+    assert {
+        sql: code for sql, code in _codes(grants_only, INVENTORY_REPAIRS).items() if code != ACCESS_DENIED
+    } == {}
+    assert {
+        sql: code
+        for sql, code in _codes(observer, INVENTORY_REPAIRS).items()
+        if code not in (ACCESS_DENIED, READ_ONLY)
+    } == {}
+
+
+def test_the_provisioner_may_run_every_repair_the_inventory_makes() -> None:
+    """Its grants pass ClickHouse's access check for each (they fail only at chdb's read-only
+    storage): REVOKE of a project role from a user outside the namespace needs only the role WITH
+    ADMIN OPTION, not ALTER USER on that user; profiles and quotas are global grants."""
+    codes = _codes(sessions()[0], INVENTORY_REPAIRS)
+    assert {sql: code for sql, code in codes.items() if code not in STORAGE_ONLY} == {}
 
 
 # -- the tool, with a fake Pulumi CLI and a recording executor -----------------------------------
@@ -603,7 +681,7 @@ def test_a_bad_password_stops_before_anything_runs(
 
 
 def test_unreviewed_code_is_refused_before_any_prompt() -> None:
-    from tools.reviewed_code import UnreviewedCode
+    from ops.reviewed_code import UnreviewedCode
 
     def refuse(root: Path, remote: str, *, break_glass: bool) -> str | None:
         if break_glass:

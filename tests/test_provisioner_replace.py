@@ -2,16 +2,16 @@
 
 chdb cannot show it (its users.xml path ignores REPLACE, and it runs no GRANT), so the statements run
 on tests.ch_model, which implements ClickHouse's REPLACE semantics as InterpreterGrantQuery does
-(tools/provisioner_sql.py cites them): privileges WITH REPLACE OPTION replace all privileges; roles
+(ops/provisioner_sql.py cites them): privileges WITH REPLACE OPTION replace all privileges; roles
 WITH REPLACE OPTION replace all roles; roles WITH ADMIN OPTION WITH REPLACE OPTION only take the
 admin option off the others.
 """
 
 from __future__ import annotations
 
+from ops import provisioner_sql
 from settings.passwords import OBSERVER_USER, PROVISIONER_USER, sha256_hex
 from tests.ch_model import ClickHouseModel
-from tools import provisioner_sql
 
 HEXES = {PROVISIONER_USER: sha256_hex("Pr0v-Passw0rd!one"), OBSERVER_USER: sha256_hex("0bs-Passw0rd!two")}
 PROVISIONER_GRANTS = {

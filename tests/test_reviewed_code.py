@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import reviewed_code
-from tools.reviewed_code import UnreviewedCode, require_reviewed
+from ops import reviewed_code
+from ops.reviewed_code import UnreviewedCode, require_reviewed
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 ENV = {

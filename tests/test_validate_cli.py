@@ -36,8 +36,9 @@ def test_clean_stack_exits_zero(stack: str, capsys: pytest.CaptureFixture[str]) 
     assert "Pre-flight guardrail check (offline, mocked providers)" in out
     # Every policy over every custom resource: 3 providers (ClickHouse, Upstash, random), the service,
     # 2 Redis, 2 topics, 3 passwords and 14 SQL access objects (database, 2 roles, 2 grants, a user,
-    # profile and quota per consumer), 2 Redis ACL users and 2 user lists, the QStash credentials.
-    assert f"{len(POLICIES)} policies over 30 resources: 0 mandatory, 0 advisory violation(s)" in out
+    # profile and quota per consumer) and the access inventory, 2 Redis ACL users and 2 user lists,
+    # the QStash credentials.
+    assert f"{len(POLICIES)} policies over 31 resources: 0 mandatory, 0 advisory violation(s)" in out
     assert "OK: no mandatory violation." in out
 
 

@@ -114,7 +114,13 @@ def test_retire_lifts_protect_from_the_variables_only(where: str) -> None:
     run = run_ok("prod", overrides)
     assert not run.one(VERCEL).protect
     others = [r for r in run.resources if r.custom and "-app-" not in r.name and r.type != VERCEL]
-    assert others and all(r.protect for r in others if r.type.startswith("pulumi-python:dynamic/clickhouse"))
+    # Every SQL object but the access inventory, which owns nothing and is never protected.
+    sql = [
+        r
+        for r in others
+        if r.type.startswith("pulumi-python:dynamic/clickhouse") and not r.type.endswith(":AccessInventory")
+    ]
+    assert sql and all(r.protect for r in sql)
     # Only the consumer's retire touches its SQL objects; the block's lifts only the variables.
     app_user = run.named("warehouse-access-app-sql-user")
     assert app_user.protect is (where == "block")

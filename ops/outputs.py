@@ -1,7 +1,7 @@
 """`make outputs STACK=<stack> CONSUMER=<name>`: one consumer's environment variables, in a 0600 file.
 
-    python -m tools.outputs --stack prod --consumer app                 # -> outputs/prod-app.env
-    python -m tools.outputs --stack dev --consumer data-pipeline --format json --out /secure/dp.json
+    python -m ops.outputs --stack prod --consumer app                 # -> outputs/prod-app.env
+    python -m ops.outputs --stack dev --consumer data-pipeline --format json --out /secure/dp.json
 
 Least privilege: a consumer gets exactly the variables its access allows, as the stack's secret
 `consumer_env` output holds them (stack/contract.py decides who gets what). Without --consumer

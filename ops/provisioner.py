@@ -1,9 +1,9 @@
 """`make provisioner STACK=<stack>`: create or converge the `provisioner` and `observer` SQL users.
 
-    python -m tools.provisioner --stack prod                       # host/port from `pulumi stack output`
-    python -m tools.provisioner --stack prod --host <restored host> --port 8443
-    python -m tools.provisioner --stack prod --rotate provisioner  # rotation step 1 (docs/provisioning.md)
-    python -m tools.provisioner --stack prod --legacy              # during the namespace migration only
+    python -m ops.provisioner --stack prod                       # host/port from `pulumi stack output`
+    python -m ops.provisioner --stack prod --host <restored host> --port 8443
+    python -m ops.provisioner --stack prod --rotate provisioner  # rotation step 1 (docs/provisioning.md)
+    python -m ops.provisioner --stack prod --legacy              # during the namespace migration only
 
 Deploy jobs manage the SQL objects as `provisioner`; previews, plans and drift jobs read them as
 the read-only `observer` (the SQL provider takes its login from CLICKHOUSE_SQL_USER and
@@ -11,7 +11,7 @@ CLICKHOUSE_SQL_PASSWORD). Neither is the admin `default`, so no job holds the ad
 step, run once per service by the platform team, is the only one that uses it:
 
 0. it refuses, before asking for anything, unless the checkout is a clean commit on the remote's
-   main (tools.reviewed_code; `--break-glass` proceeds with a warning);
+   main (ops.reviewed_code; `--break-glass` proceeds with a warning);
 1. the database (and, with --legacy, the consumers' former user names) come from
    Pulumi.<stack>.yaml, host and port from the stack's (non-secret) outputs or --host/--port; the
    two users' passwords from CLICKHOUSE_PROVISIONER_PASSWORD / CLICKHOUSE_OBSERVER_PASSWORD or
@@ -20,7 +20,7 @@ step, run once per service by the platform team, is the only one that uses it:
 2. the exact statements are printed first, the passwords only as placeholders, and nothing runs
    without a typed `yes`;
 3. the admin password is typed at a getpass prompt (never echoed, stored or printed; errors are
-   scrubbed), and the statements (tools.provisioner_sql) run over HTTPS with clickhouse-connect.
+   scrubbed), and the statements (ops.provisioner_sql) run over HTTPS with clickhouse-connect.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from typing import Any, TextIO
 import yaml
 
 from clickhouse_sql.client import Connection, Executor, failures, open_clickhouse, scrub
+from ops.provisioner_sql import PLACEHOLDERS, ProvisionerError, statements
+from ops.reviewed_code import UnreviewedCode, require_reviewed
 from settings.consumers import legacy_sql_user_name
 from settings.passwords import OBSERVER_USER, PROVISIONER_USER, password_problems, sha256_hex
 from tools.project import PROJECT, ROOT
-from tools.provisioner_sql import PLACEHOLDERS, ProvisionerError, statements
-from tools.reviewed_code import UnreviewedCode, require_reviewed
 
 USERS = (PROVISIONER_USER, OBSERVER_USER)
 PASSWORD_ENV = {
