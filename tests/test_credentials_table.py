@@ -326,8 +326,12 @@ def test_the_deploy_refresh_globs_match_exactly_the_access_objects() -> None:
     assert {
         "pulumi-python:dynamic/clickhouse:User",
         "pulumi-python:dynamic/clickhouse:Role",
+        "pulumi-python:dynamic/clickhouse:AccessInventory",
+        "pulumi-python:dynamic/upstash:RedisUser",
         "pulumi-python:dynamic/upstash:QStashCredentials",
-    } <= access, "the prod stack declares SQL users, roles and the QStash credentials"
+    } <= access, (
+        "the prod stack declares SQL users, roles, the inventory, Redis ACL users, QStash credentials"
+    )
     assert {t for t in types if t.startswith("pulumi-python:dynamic")} == access, "no other dynamic type"
     assert types - access, "the prod stack declares resources that are not access objects"
     # The URNs as the engine computes them (parent types joined by `$`), so a resource parented
