@@ -19,7 +19,7 @@ from stack.contract import Sources, export_contract
 from stack.providers import build_providers
 
 settings = load_settings()  # every config problem at once (config and environment), or typed settings
-providers = build_providers(vercel_team=settings.vercel_team)
+providers = build_providers(vercel=settings.vercel_team is not None)
 secrets = settings.secrets
 
 warehouse = DataWarehouse(

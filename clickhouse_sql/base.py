@@ -44,17 +44,16 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from clickhouse_sql import adoption, client, host_errors, login, statements
 from clickhouse_sql.client import ExecutorFactory, Session
 from clickhouse_sql.endpoint import connection_of, endpoint_of, login_keys
+from dynamic_props import is_known, plain
 
 # Errors worded for a user reach the engine without a traceback (see clickhouse_sql.host_errors).
 host_errors.install(client.ClickHouseSQLError, client.ClickHouseUnreachableError, login.ClickHouseLoginError)
 
-PROVIDER_KEY = "__provider"
 UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
 DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
 RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no SQL
@@ -84,21 +83,6 @@ class PreciseDiff(DiffResult):
 
 
 # --- property helpers -------------------------------------------------------------------------
-
-
-def plain(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The properties without the serialized provider and without RPC secret wrappers."""
-    return {k: rpc.unwrap_rpc_secret(v) for k, v in props.items() if k != PROVIDER_KEY}
-
-
-def is_known(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return False
-    if isinstance(value, Mapping):
-        return all(is_known(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(is_known(v) for v in value)
-    return True
 
 
 MOVED = "moved"  # the endpoint (host/port) changed: another service

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from clickhouse_sql import client, queries, statements
-from clickhouse_sql.base import UNKNOWN_ROLE, SqlProvider, plain
+from clickhouse_sql.base import UNKNOWN_ROLE, SqlProvider
 from clickhouse_sql.client import Session
 from clickhouse_sql.role import privilege_of
 from clickhouse_sql.statements import Privilege
+from dynamic_props import plain
 
 
 class GrantProvider(SqlProvider):

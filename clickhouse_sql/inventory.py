@@ -34,9 +34,10 @@ from typing import Any, ClassVar
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from clickhouse_sql import inventory_queries, statements
-from clickhouse_sql.base import SqlProvider, plain
+from clickhouse_sql.base import SqlProvider
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import Applies
+from dynamic_props import plain
 
 FOUND = "found"  # output: keys of the undeclared namespace objects the last read or update saw
 REPAIR = "repair"  # output: keys of the findings the next update may repair (a stored state named them)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import RETIRING, SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import Applies
 from clickhouse_sql.settings_profile import source
+from dynamic_props import plain
 
 # system.quota_limits columns after duration and is_randomized_interval (queries.QUOTA_LIMIT_COLUMNS)
 LIMIT_COLUMNS = (

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import SqlProvider, plain
+from clickhouse_sql.base import SqlProvider
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import LiveProfile, converge_profile, observe_profile, profile_drift
 from clickhouse_sql.statements import Privilege
+from dynamic_props import plain
 
 
 def databases(value: Any) -> list[str]:

@@ -6,10 +6,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from clickhouse_sql import statements
-from clickhouse_sql.base import RETIRING, SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider
 from clickhouse_sql.client import Session
 from clickhouse_sql.profiles import LiveProfile, converge_profile, observe_profile, profile_drift
 from clickhouse_sql.statements import Setting
+from dynamic_props import plain
 
 SOURCES = ("config", "defaults")  # where the limits come from (policy clickhouse-consumer-limits)
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clickhouse_sql import queries, statements
-from clickhouse_sql.base import RETIRING, SqlProvider, plain
+from clickhouse_sql.base import RETIRING, SqlProvider
 from clickhouse_sql.client import Session
 from clickhouse_sql.role import privilege_of
 from clickhouse_sql.statements import Privilege
+from dynamic_props import plain
 
 SHA256 = "sha256_password"  # system.users.auth_type of `IDENTIFIED WITH sha256_hash`
 MAX_PASSWORDS = 2  # one, or two while a rotation is in progress

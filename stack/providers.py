@@ -37,8 +37,8 @@ class Providers:
         return pulumi.ResourceOptions(providers=providers)
 
 
-def build_providers(*, vercel_team: str | None = None) -> Providers:
-    """The providers; Vercel's only with a team, i.e. when a consumer has a `vercel` block."""
+def build_providers(*, vercel: bool = False) -> Providers:
+    """The providers; Vercel's only when a consumer has a `vercel` block (the stack then has a team)."""
     return Providers(
         clickhouse=clickhouse.Provider("clickhouse"),
         upstash=upstash.Provider("upstash"),
@@ -46,11 +46,11 @@ def build_providers(*, vercel_team: str | None = None) -> Providers:
         # (pulumi/pulumi#18509, CLI >= 3.150) asks DiffConfig whether the provider change needs a
         # replacement; with equal (empty) config it does not. The first preview must show no replace.
         random=random.Provider("random"),
-        vercel=vercel_provider(vercel_team) if vercel_team is not None else None,
+        vercel=vercel_provider() if vercel else None,
     )
 
 
-def vercel_provider(team: str) -> vercel.Provider:
+def vercel_provider() -> vercel.Provider:
     """The Vercel provider for the stack's team (`vercel.team`). The team is set on every variables
     resource (`team_id`), not here: with a provider-level `team` the provider's Configure looks the
     team up through the API (terraform-provider-vercel, vercel/provider.go), which fails in a
@@ -59,5 +59,4 @@ def vercel_provider(team: str) -> vercel.Provider:
     (docs/vercel.md), so a dev job cannot write a prod project whatever the config says."""
     import pulumiverse_vercel
 
-    del team  # bound per resource (components.vercel_delivery)
     return pulumiverse_vercel.Provider("vercel")

@@ -7,9 +7,11 @@ Proves, from the table and the workflow (docs/security-model.md, docs/ci-credent
   prod; the environments the table calls approval-gated are the ones docs/security-model.md gives
   required reviewers;
 - each job's SQL login (CLICKHOUSE_SQL_USER, a literal) is the user its environment's
-  CLICKHOUSE_SQL_PASSWORD belongs to: `provisioner` for `pulumi up`, `observer` everywhere else;
+  CLICKHOUSE_SQL_PASSWORD belongs to: `provisioner` for the commands that write state (`pulumi
+  up`, deploy-prod's refresh), `observer` everywhere else;
 - the daily drift jobs' URN globs exclude exactly the resources of the providers whose keys they
-  do not hold, computed with the CLI's own glob rules on the types the program declares.
+  do not hold, and deploy-prod's refresh targets exactly the access objects (the program's dynamic
+  resources), computed with the CLI's own glob rules on the types the program declares.
 Each check also runs against broken copies of the table or the workflow.
 """
 
@@ -35,7 +37,9 @@ from tests.test_workflow import (
     pulumi_steps,
     steps,
     with_,
+    writes_state,
 )
+from tests.test_workflow_plan import ACCESS_TARGETS
 from tests.test_workflow_trust import readme_environments
 from tools import harness
 
@@ -117,7 +121,8 @@ def sql_login_violations(workflow: dict[str, Any], table: dict[str, Any]) -> lis
         for step in steps(job):
             step_env = dict(step.get("env") or {})
             user, secret = step_env.get("CLICKHOUSE_SQL_USER"), step_env.get("CLICKHOUSE_SQL_PASSWORD")
-            commands = {with_(s)["command"] for s in pulumi_steps({"steps": [step]})}
+            invocations = [with_(s) for s in pulumi_steps({"steps": [step]})]
+            commands = {inputs["command"] for inputs in invocations}
             if user is None and secret is None:
                 continue
             if (
@@ -131,7 +136,8 @@ def sql_login_violations(workflow: dict[str, Any], table: dict[str, Any]) -> lis
                 found.append(
                     f"{job_id}: logs in as {user!r}; {env}'s password is {password.get('sql_user')!r}'s"
                 )
-            expected = "provisioner" if commands & {"up", "destroy", "import"} else "observer"
+            # The deploys' commands (up, and deploy-prod's refresh that stores drift) write state.
+            expected = "provisioner" if any(writes_state(i) for i in invocations) else "observer"
             if user != expected:
                 found.append(
                     f"{job_id}: `pulumi {'/'.join(sorted(commands))}` runs as {user!r}, not {expected!r}"
@@ -233,9 +239,12 @@ BREAK_LOGIN: dict[str, Callable[[dict[str, Any]], Any]] = {
     "provisioner-in-plan": lambda wf: _env_of("plan-prod", "CLICKHOUSE_SQL_USER")(wf).update(
         CLICKHOUSE_SQL_USER="provisioner"
     ),
-    "observer-in-deploy": lambda wf: _env_of("deploy-prod", "CLICKHOUSE_SQL_USER")(wf).update(
+    "observer-refreshes-prod": lambda wf: _env_of("deploy-prod", "CLICKHOUSE_SQL_USER")(wf).update(
         CLICKHOUSE_SQL_USER="observer"
     ),
+    "observer-in-deploy": lambda wf: next(
+        s for s in steps(wf["jobs"]["deploy-prod"]) if with_(s).get("command") == "up"
+    )["env"].update(CLICKHOUSE_SQL_USER="observer"),
     "computed-user": lambda wf: _env_of("drift-dev", "CLICKHOUSE_SQL_USER")(wf).update(
         CLICKHOUSE_SQL_USER="${{ vars.SQL_USER }}"
     ),
@@ -297,3 +306,37 @@ def test_the_drift_globs_match_exactly_the_withheld_providers_resources() -> Non
     assert not urn_glob("**upstash:index/**").match(
         "urn:pulumi:prod::salla-analytics-infra::pulumi:providers:upstash::upstash"
     ), "the provider resource itself stays in the refresh (it holds no cloud state)"
+
+
+def test_the_deploy_refresh_globs_match_exactly_the_access_objects() -> None:
+    """deploy-prod's `pulumi refresh --target` reads every dynamic resource (the SQL access objects,
+    the Redis ACL users, the QStash credentials) and nothing else: not the ClickHouse service, the
+    Upstash databases and topics or the Vercel variables, whose keys it does not hold."""
+    run = harness.run_program("prod", preview=True)
+    assert run.error is None, run.error
+    globs = [urn_glob(target) for target in ACCESS_TARGETS]
+    workflow = (ROOT / ".github" / "workflows" / "infra.yml").read_text()
+    for target in ACCESS_TARGETS:
+        assert workflow.count(f"--target '{target}'") == 1, target
+    types = {r.type for r in run.resources}
+    access = {
+        t
+        for t in types
+        if t.startswith(("pulumi-python:dynamic/clickhouse:", "pulumi-python:dynamic/upstash:"))
+    }
+    assert {
+        "pulumi-python:dynamic/clickhouse:User",
+        "pulumi-python:dynamic/clickhouse:Role",
+        "pulumi-python:dynamic/clickhouse:AccessInventory",
+        "pulumi-python:dynamic/upstash:RedisUser",
+        "pulumi-python:dynamic/upstash:QStashCredentials",
+    } <= access, (
+        "the prod stack declares SQL users, roles, the inventory, Redis ACL users, QStash credentials"
+    )
+    assert {t for t in types if t.startswith("pulumi-python:dynamic")} == access, "no other dynamic type"
+    assert types - access, "the prod stack declares resources that are not access objects"
+    # The URNs as the engine computes them (parent types joined by `$`), so a resource parented
+    # under a dynamic one would be caught too: `**` spans `$`.
+    for resource in run.resources:
+        matched = any(glob.match(resource.urn) for glob in globs)
+        assert matched == (resource.type in access), f"{resource.urn}: refreshed {matched}"

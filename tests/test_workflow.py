@@ -132,6 +132,7 @@ _CLI_FLAGS = {
     "--refresh": "refresh", "--preview-only": "preview-only", "--yes": "yes", "-y": "yes",
     "--non-interactive": "non-interactive", "--exclude-dependents": "exclude-dependents",
     "--target-dependents": "target-dependents", "--show-secrets": "show-secrets",
+    "--skip-preview": "skip-preview", "-f": "skip-preview",
 }  # fmt: skip
 _MULTI = ("policyPacks", "policyPackConfigs", "exclude", "target")
 
@@ -182,6 +183,23 @@ def pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
     found = pulumi_steps(job)
     assert len(found) == 1, f"expected one Pulumi command, found {len(found)}"
     return found[0]
+
+
+def command_steps(job: dict[str, Any], command: str) -> list[dict[str, Any]]:
+    """The job's Pulumi commands `pulumi <command>` (as pulumi_steps gives them), in step order."""
+    return [s for s in pulumi_steps(job) if with_(s).get("command") == command]
+
+
+def command_step(job: dict[str, Any], command: str) -> dict[str, Any]:
+    found = command_steps(job, command)
+    assert len(found) == 1, f"expected one `pulumi {command}`, found {len(found)}"
+    return found[0]
+
+
+def writes_state(inputs: dict[str, Any]) -> bool:
+    """A Pulumi command (pulumi/actions-style inputs) that writes the stack's state."""
+    command = inputs.get("command")
+    return command in ("up", "destroy", "import") or (command == "refresh" and not inputs.get("preview-only"))
 
 
 def matrix_stacks(job: dict[str, Any]) -> list[str]:
@@ -247,7 +265,7 @@ def deploy_job(workflow: dict[str, Any], stack: str) -> tuple[str, dict[str, Any
     found = [
         (job_id, job)
         for job_id, job in pulumi_jobs(workflow, "up").items()
-        if with_(pulumi_step(job)).get("stack-name") == stack
+        if any(with_(s).get("stack-name") == stack for s in command_steps(job, "up"))
     ]
     assert len(found) == 1, f"expected one `pulumi up` job for {stack}, found {len(found)}"
     return found[0]
@@ -940,8 +958,10 @@ def test_deploy_runs_only_on_push_to_main(infra: dict[str, Any], stack: str) -> 
     cond = condition(job)
     assert "github.event_name == 'push'" in cond
     assert "github.ref == 'refs/heads/main'" in cond
-    inputs = with_(pulumi_step(job))
-    assert inputs["refresh"] is False
+    inputs = with_(command_step(job, "up"))
+    # dev: `up --refresh`; prod: the saved plan, after a refresh of the access objects
+    # (tests/test_workflow_plan.py refresh_violations checks both deploys' refreshes).
+    assert inputs["refresh"] is (stack == "dev")
     assert inputs["policyPacks"] == "policy"
     assert inputs["policyPackConfigs"] == f"policy/config/{stack}.json"
 
@@ -983,12 +1003,16 @@ def test_one_concurrency_group_per_stack(infra: dict[str, Any], stack: str) -> N
 
 # -- drift ---------------------------------------------------------------------------------------
 def refreshes(workflow: dict[str, Any], stack: str) -> list[tuple[str, dict[str, Any]]]:
-    """(job, inputs) of every refresh of `stack`: `refresh --preview-only` or `preview --refresh`."""
+    """(job, inputs) of every drift check of `stack`: a refresh outside the deploy jobs
+    (`refresh --preview-only`, `preview --refresh`, or one that would write state). The deploys'
+    own refreshes are checked by tests/test_workflow_plan.py refresh_violations."""
+    deploys = {job_id for s in STACKS for job_id, _ in [deploy_job(workflow, s)]}
     return [
         (job_id, with_(step))
         for job_id, job in stack_jobs(workflow, stack).items()
         for step in pulumi_steps(job)
-        if with_(step).get("stack-name") == stack
+        if job_id not in deploys
+        and with_(step).get("stack-name") == stack
         and (with_(step)["command"] == "refresh" or with_(step).get("refresh") is True)
     ]
 
@@ -1008,7 +1032,7 @@ def test_drift_refreshes_everything_and_changes_nothing(infra: dict[str, Any], s
     excluded, targeted = set(), set()
     for job_id, inputs in found:
         assert inputs["expect-no-changes"] is True, job_id
-        assert inputs["command"] == "preview" or inputs.get("preview-only") is True, f"{job_id} writes state"
+        assert not writes_state(inputs), f"{job_id} writes state"
         assert job_id not in on_pr, job_id
         assert environment(infra["jobs"][job_id]), f"{job_id}: each drift check runs in an environment"
         if inputs.get("target"):

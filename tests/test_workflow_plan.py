@@ -6,6 +6,13 @@
   (tools/main_head.py), then downloads that run's plan and applies exactly it (`pulumi up --plan`).
 Each property is computed by `plan_violations` and also run against broken copies of the workflow.
 
+The deploys converge drift (docs/drift.md), computed by `refresh_violations`: deploy-dev runs `up
+--refresh`; deploy-prod runs `pulumi refresh --target` of exactly the access objects' dynamic
+types, with only the deploy's own SQL login and Upstash key, before `up --plan` (which itself does
+not refresh), so stored drift is an update the plan did not show and the engine refuses it
+(pulumi/pulumi pkg/resource/deploy/step_generator.go validateSteps); a summary step says what to
+do when `up --plan` fails. No other job writes state by a refresh.
+
 Update plans in the pinned CLI (3.272): `--save-plan`/`--plan` are public preview (unhidden, no
 PULUMI_EXPERIMENTAL since pulumi/pulumi#20271 and #11184), and Pulumi still lists corner cases.
 The one that would break them for this project is a dynamic provider whose serialized form
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -37,8 +45,10 @@ from tests.test_workflow import (
     PUSH_CONTEXT,
     ROOT,
     action_name,
+    context_refs,
     deploy_job,
     environment,
+    expressions,
     lines_of,
     load,
     mutated,
@@ -47,6 +57,7 @@ from tests.test_workflow import (
     reachable_jobs,
     steps,
     with_,
+    writes_state,
 )
 from tools import main_head
 
@@ -137,6 +148,89 @@ def plan_violations(workflow: dict[str, Any]) -> list[str]:
     return found
 
 
+# -- the deploys' refresh ------------------------------------------------------------------------------
+# The access objects: every dynamic resource of the program (clickhouse_sql/, upstash_access/);
+# tests/test_credentials_table.py shows these globs match exactly those types and nothing else.
+ACCESS_TARGETS = {"**dynamic/clickhouse:**", "**dynamic/upstash:**"}
+# What the prod refresh may hold: the SQL login of the deploy and the Upstash key the QStash
+# credentials are read with. No ClickHouse Cloud key, no Vercel token: their resources are not read.
+REFRESH_ENV = {
+    "CLICKHOUSE_SQL_USER": "provisioner",
+    "CLICKHOUSE_SQL_PASSWORD": "${{ secrets.CLICKHOUSE_SQL_PASSWORD }}",
+    "UPSTASH_EMAIL": "${{ secrets.UPSTASH_EMAIL }}",
+    "UPSTASH_API_KEY": "${{ secrets.UPSTASH_API_KEY }}",
+}
+UP_FAILED = re.compile(r"\$\{\{\s*failure\(\)\s*&&\s*steps\.(?P<id>[\w-]+)\.outcome\s*==\s*'failure'\s*\}\}")
+
+
+def _commands(job: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(step index, inputs) of each Pulumi command of a job, in order."""
+    return [
+        (i, with_(found)) for i, step in enumerate(steps(job)) for found in pulumi_steps({"steps": [step]})
+    ]
+
+
+def refresh_violations(workflow: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    deploys = {stack: deploy_job(workflow, stack) for stack in ("dev", "prod")}
+    deploy_ids = {job_id for job_id, _ in deploys.values()}
+    for job_id, job in workflow["jobs"].items():
+        for _, inputs in _commands(job):
+            refreshing = inputs["command"] == "refresh" or inputs.get("refresh") is True
+            if refreshing and writes_state(inputs) and job_id not in deploy_ids:
+                found.append(f"{job_id}: a refresh that writes state outside the deploys")
+    dev_id, dev = deploys["dev"]
+    if [(c["command"], c.get("refresh")) for _, c in _commands(dev)] != [("up", True)]:
+        found.append(f"{dev_id}: one `pulumi up --refresh` (it holds every provider's write key)")
+    prod_id, prod = deploys["prod"]
+    commands = _commands(prod)
+    if [c["command"] for _, c in commands] != ["refresh", "up"]:
+        return [*found, f"{prod_id}: `pulumi refresh` of the access objects, then `pulumi up --plan`"]
+    (refresh_at, refresh), (up_at, up) = commands
+    if (
+        refresh.get("stack-name") != "prod"
+        or set(lines_of(refresh.get("target"))) != ACCESS_TARGETS
+        or refresh.get("exclude")
+        or refresh.get("target-dependents")
+    ):
+        found.append(f"{prod_id}: the refresh targets exactly {sorted(ACCESS_TARGETS)} of prod")
+    if (
+        refresh.get("preview-only")
+        or refresh.get("yes") is not True
+        or refresh.get("skip-preview") is not True
+    ):
+        found.append(f"{prod_id}: the refresh stores what it reads (--yes --skip-preview, no --preview-only)")
+    if refresh.get("diff") is not True:
+        found.append(f"{prod_id}: the refresh shows the drift it stores (--diff)")
+    step = steps(prod)[refresh_at]
+    secrets = {f"{c}.{r}" for e in expressions(step) for c, r in context_refs(e) if c == "secrets"}
+    if dict(step.get("env") or {}) != REFRESH_ENV or secrets != {
+        v.strip("${} ") for v in REFRESH_ENV.values() if v.startswith("${{")
+    }:
+        found.append(f"{prod_id}: the refresh holds exactly {sorted(REFRESH_ENV)} (the deploy's own)")
+    if up.get("refresh") is not False:
+        found.append(f"{prod_id}: `up --plan` does not refresh (the plan was computed without)")
+    up_step = steps(prod)[up_at]
+    explain = [
+        (i, s)
+        for i, s in enumerate(steps(prod))
+        if (m := UP_FAILED.fullmatch(str(s.get("if", "")).strip())) and m["id"] == up_step.get("id")
+    ]
+    if len(explain) != 1 or explain[0][0] < up_at:
+        found.append(f"{prod_id}: a step after `up --plan`, only on its failure, explains what to do")
+    else:
+        note = explain[0][1]
+        if "GITHUB_STEP_SUMMARY" not in str(note.get("run", "")) or "repair" not in str(note.get("run", "")):
+            found.append(f"{prod_id}: the explanation goes to the job summary and names the repair dispatch")
+        if (
+            note.get("env")
+            or pulumi_steps({"steps": [note]})
+            or any(c == "secrets" for e in expressions(note) for c, _ in context_refs(e))
+        ):
+            found.append(f"{prod_id}: the explanation runs nothing and holds no secret")
+    return found
+
+
 @pytest.fixture(scope="module")
 def infra() -> dict[str, Any]:
     return load(INFRA)
@@ -190,12 +284,104 @@ BREAK_PLAN: dict[str, Callable[[dict[str, Any]], Any]] = {
     "head-check-without-token": lambda wf: _deploy_step(
         wf, lambda s: str(s.get("run", "")).strip() == HEAD_CHECK
     ).pop("env"),
+    "refresh-before-head-check": lambda wf: _move(
+        wf, _refresh_step(wf), lambda s: action_name(s) == "actions/checkout"
+    ),
 }
 
 
 @pytest.mark.parametrize("change", BREAK_PLAN.values(), ids=BREAK_PLAN.keys())
 def test_plan_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
     assert plan_violations(mutated(infra, change))
+
+
+def test_the_deploys_converge_drift_and_prod_only_through_the_reviewed_plan(infra: dict[str, Any]) -> None:
+    assert refresh_violations(infra) == []
+
+
+def _refresh_step(wf: dict[str, Any]) -> dict[str, Any]:
+    return _deploy_step(wf, lambda s: str(s.get("run", "")).lstrip().startswith("pulumi refresh"))
+
+
+def _refresh_run(old: str, new: str) -> Callable[[dict[str, Any]], None]:
+    def change(wf: dict[str, Any]) -> None:
+        step = _refresh_step(wf)
+        assert old in step["run"]
+        step["run"] = step["run"].replace(old, new)
+
+    return change
+
+
+def _move(wf: dict[str, Any], step: dict[str, Any], after: Callable[[dict[str, Any]], bool]) -> None:
+    job = wf["jobs"]["deploy-prod"]
+    job["steps"].remove(step)
+    job["steps"].insert(_index(job, after) + 1, step)  # type: ignore[operator]
+
+
+def _up_step(wf: dict[str, Any]) -> dict[str, Any]:
+    return _deploy_step(wf, lambda s: action_name(s) == PULUMI_ACTION and "plan" in with_(s))
+
+
+def _explain_step(wf: dict[str, Any]) -> dict[str, Any]:
+    return _deploy_step(wf, lambda s: "failure()" in str(s.get("if", "")))
+
+
+def _ungated_refresh(job_id: str) -> Callable[[dict[str, Any]], None]:
+    def change(wf: dict[str, Any]) -> None:
+        step = {**_refresh_step(wf), "name": "refresh"}
+        wf["jobs"][job_id]["steps"].append(step)
+
+    return change
+
+
+ACCESS = "--target '**dynamic/clickhouse:**' --target '**dynamic/upstash:**'"
+BREAK_REFRESH: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "no-prod-refresh": lambda wf: wf["jobs"]["deploy-prod"]["steps"].remove(_refresh_step(wf)),
+    "refresh-without-target": _refresh_run(ACCESS, ""),
+    "refresh-everything": _refresh_run(ACCESS, "--target '**'"),
+    "refresh-one-provider": _refresh_run(ACCESS, "--target '**dynamic/clickhouse:**'"),
+    "refresh-vercel-too": _refresh_run(ACCESS, f"{ACCESS} --target '**vercel:index/**'"),
+    "refresh-dependents": _refresh_run(ACCESS, f"{ACCESS} --target-dependents"),
+    "refresh-preview-only": _refresh_run("--yes --skip-preview", "--preview-only"),
+    "refresh-without-diff": _refresh_run("--diff ", ""),
+    "refresh-after-up": lambda wf: _move(wf, _refresh_step(wf), lambda s: s is _up_step(wf)),
+    "refresh-in-plan-prod": _ungated_refresh("plan-prod"),
+    "refresh-in-drift-prod": _ungated_refresh("drift-prod"),
+    "refresh-in-drift-dev": lambda wf: wf["jobs"]["drift-dev"]["steps"].append(
+        {"name": "refresh", "run": "pulumi refresh --stack dev --yes --suppress-outputs"}
+    ),
+    "refresh-with-vercel-token": lambda wf: _refresh_step(wf)["env"].update(
+        VERCEL_API_TOKEN="${{ secrets.VERCEL_API_TOKEN }}"
+    ),
+    "refresh-with-cloud-key": lambda wf: _refresh_step(wf)["env"].update(
+        CLICKHOUSE_TOKEN_SECRET="${{ secrets.CLICKHOUSE_TOKEN_SECRET }}"
+    ),
+    "refresh-as-observer": lambda wf: _refresh_step(wf)["env"].update(CLICKHOUSE_SQL_USER="observer"),
+    "secret-in-refresh-run": _refresh_run("--diff", "--diff --message ${{ secrets.VERCEL_API_TOKEN }}"),
+    "up-plan-refreshes": lambda wf: _up_step(wf)["with"].update(refresh=True),
+    "dev-without-refresh": lambda wf: next(
+        s
+        for s in steps(wf["jobs"]["deploy-dev"])
+        if action_name(s) == PULUMI_ACTION and "command" in with_(s)
+    )["with"].update(refresh=False),
+    "no-explanation": lambda wf: wf["jobs"]["deploy-prod"]["steps"].remove(_explain_step(wf)),
+    "explanation-always": lambda wf: _explain_step(wf).update({"if": "${{ always() }}"}),
+    "explanation-of-another-step": lambda wf: _up_step(wf).update(id="apply"),
+    "explanation-before-up": lambda wf: _move(
+        wf, _explain_step(wf), lambda s: str(s.get("run", "")).lstrip().startswith("pulumi refresh")
+    ),
+    "explanation-with-secret": lambda wf: _explain_step(wf).update(
+        env={"KEY": "${{ secrets.UPSTASH_API_KEY }}"}
+    ),
+    "explanation-not-in-summary": lambda wf: _explain_step(wf).update(
+        run=_explain_step(wf)["run"].replace("$GITHUB_STEP_SUMMARY", "/dev/null")
+    ),
+}
+
+
+@pytest.mark.parametrize("change", BREAK_REFRESH.values(), ids=BREAK_REFRESH.keys())
+def test_refresh_check_catches(infra: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> None:
+    assert refresh_violations(mutated(infra, change))
 
 
 # -- the head check itself (tools/main_head.py) -------------------------------------------------------
@@ -273,7 +459,7 @@ def test_dynamic_providers_serialize_identically(tmp_path: Path) -> None:
     """plan-prod and deploy-prod run in different processes, maybe on different runners: the
     `__provider` input the plan recorded must be byte-identical at `up --plan`, or no plan applies."""
     other = tmp_path / "elsewhere" / "checkout"
-    for package in ("clickhouse_sql", "settings", "tools"):
+    for package in ("clickhouse_sql", "dynamic_props", "settings", "tools"):
         shutil.copytree(ROOT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
     here = _serialized(ROOT, "1")
     assert len(here.splitlines()) >= 5

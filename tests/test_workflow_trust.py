@@ -218,6 +218,13 @@ BREAK_TRUST: dict[str, Callable[[dict[str, Any]], Any]] = {
     "refresh-in-drift": _run(
         "drift-prod", "pulumi preview --stack prod --refresh", "pulumi refresh --yes --stack prod"
     ),
+    # deploy-prod's refresh (it stores drift: a prod state write) in the ungated plan job.
+    "state-refresh-in-plan": _run(
+        "plan-prod",
+        "pulumi preview --stack prod",
+        "pulumi refresh --stack prod --yes --skip-preview --target '**dynamic/clickhouse:**'"
+        " && pulumi preview --stack prod",
+    ),
     "prod-runner-on-prs": _job("test", **{"runs-on": "${{ vars.PROD_DEPLOY_RUNNER }}"}),
     "pr-job-prod-environment": _job("preview-dev", needs=["test"], environment="production-plan"),
     "undocumented-environment": _job("deploy-dev", environment="staging"),

@@ -13,9 +13,11 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from dynamic_props import is_known, plain
+
 from . import connection
 from .connection import ADMIN_USER, Connect
-from .props import DRIFT, is_known, plain
+from .props import DRIFT
 
 
 class RedisAclUsersProvider(ResourceProvider):

@@ -6,31 +6,12 @@ a preview as `pulumi.output.Unknown`; `__provider` is the serialized provider it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from pulumi.dynamic import DiffResult
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
 
-PROVIDER_KEY = "__provider"
 DRIFT = "drift"  # output: what refresh found that differs from the declaration
 RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected)
-
-
-def plain(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The properties without the serialized provider and without RPC secret wrappers."""
-    return {k: rpc.unwrap_rpc_secret(v) for k, v in props.items() if k != PROVIDER_KEY}
-
-
-def is_known(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return False
-    if isinstance(value, Mapping):
-        return all(is_known(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(is_known(v) for v in value)
-    return True
 
 
 class PreciseDiff(DiffResult):

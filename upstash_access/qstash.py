@@ -24,7 +24,9 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from .props import DRIFT, is_known, plain
+from dynamic_props import is_known, plain
+
+from .props import DRIFT
 
 API_URL = "https://api.upstash.com"
 QSTASH_URL = "https://qstash.upstash.io"

@@ -23,10 +23,12 @@ from typing import Any, ClassVar
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, ResourceProvider, UpdateResult
 from pulumi.runtime import rpc
 
+from dynamic_props import is_known, plain
+
 from . import acl, connection
 from .connection import Connect
 from .extensions import Extensions, UpstashExtensions
-from .props import DRIFT, RETIRING, PreciseDiff, is_known, plain
+from .props import DRIFT, RETIRING, PreciseDiff
 
 # The consumers' password labels (settings.consumers.PASSWORD_LABEL; repeated: no settings import here).
 PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
