@@ -1,10 +1,11 @@
 """The declared capability of every CI credential (.github/credentials.yml), checked against the workflow.
 
-Proves, from the table and the workflow (README "Security model", docs/ci-credentials.md):
+Proves, from the table and the workflow (docs/security-model.md, docs/ci-credentials.md):
 - every `secrets.*`/`vars.*` a job references is declared for the job's environment (or the
   repository), so nothing the table does not describe reaches a job;
 - no job that runs without an approval references a write-capable control-plane credential of
-  prod; the environments the table calls approval-gated are the ones README gives required reviewers;
+  prod; the environments the table calls approval-gated are the ones docs/security-model.md gives
+  required reviewers;
 - each job's SQL login (CLICKHOUSE_SQL_USER, a literal) is the user its environment's
   CLICKHOUSE_SQL_PASSWORD belongs to: `provisioner` for the commands that write state (`pulumi
   up`, deploy-prod's refresh), `observer` everywhere else;
@@ -79,7 +80,7 @@ def table_violations(table: dict[str, Any]) -> list[str]:
         gated = "required reviewers" in readme.get(env, ("", ""))[1]
         if gated != spec.get("approval"):
             found.append(
-                f"{env}: approval {spec.get('approval')} in the table, README says {readme.get(env)}"
+                f"{env}: approval {spec.get('approval')} in the table, the docs say {readme.get(env)}"
             )
     return found
 

@@ -1,11 +1,11 @@
 """Who can reach prod from CI: every job's `on:`, `if:`, `needs:`, environment and installs, evaluated.
 
-Properties (README "Security model"):
+Properties (README "Security model", docs/security-model.md):
 - no job reachable from a pull request, a push to another branch than main, or a dispatch on
   another branch holds a prod credential (prod environment, prod role, prod secret or variable)
   or the prod runner;
 - a job that can change prod runs in an approval-gated environment, and every environment a
-  prod-credentialed job names admits main only (as README's environment table documents);
+  prod-credentialed job names admits main only (as the environment table of docs/security-model.md documents);
 - credentialed jobs install only hash-pinned runtime dependencies, never test tooling;
 - `pull_request` runs for PRs into main only.
 Each check also runs against broken copies of the workflow, so it cannot silently pass.
@@ -107,10 +107,11 @@ def changes_prod(workflow: dict[str, Any], job_id: str) -> bool:
 
 
 def readme_environments() -> dict[str, tuple[str, str]]:
-    """README's environment table: name -> (deployment branches, reviewers)."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### Who holds prod credentials") :]
-    section = section[: section.index("\n#### ")]  # the environment table, not the jobs table below it
+    """The environment table (docs/security-model.md, linked from README's "Security model"):
+    name -> (deployment branches, reviewers)."""
+    text = (ROOT / "docs" / "security-model.md").read_text()
+    section = text[text.index("\n## Who holds prod credentials") + 1 :]
+    section = section[: section.index("\n## ")]  # the environment table, not the sections below it
     rows = re.findall(r"^\| `([\w-]+)` \| ([^|]+) \| ([^|]+) \|", section, re.M)
     return {name: (branches.strip(), reviewers.strip()) for name, branches, reviewers in rows}
 
@@ -127,7 +128,7 @@ def trust_violations(workflow: dict[str, Any]) -> list[str]:
         for name in sorted(str(n) for n in names):
             branches, reviewers = documented.get(name, ("", ""))
             if not branches:
-                found.append(f"{job_id}: environment {name!r} is not in README's environment table")
+                found.append(f"{job_id}: environment {name!r} is not in the docs' environment table")
             elif prod_credentials(workflow, job_id) and branches != "`main` only":
                 found.append(f"{job_id}: prod environment {name!r} admits {branches!r}, not main only")
             if changes_prod(workflow, job_id) and "required reviewers" not in reviewers:
