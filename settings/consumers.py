@@ -148,7 +148,7 @@ class Consumer(Settings):
         if isinstance(value, dict) and "rotation" in value:
             fail(
                 rule(
-                    "was replaced by `passwords` (rotation in two explicit steps, README runbook)",
+                    "was replaced by `passwords` (rotation in two explicit steps, docs/rotation.md)",
                     "remove `rotation`; the `initial` password keeps the password generated while "
                     "`rotation` was unset; a consumer that had set it gets a new password (a "
                     "replacement) on the next `up`: redeploy that consumer afterwards",

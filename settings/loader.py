@@ -40,7 +40,7 @@ REMOVED_KEYS = {
         "is no longer read: CI must not hold the ClickHouse admin password; the service takes its hash "
         "(clickhouseAdminPasswordHash) and the SQL objects use the provisioning user, whose login "
         "comes from the environment (CLICKHOUSE_SQL_USER, CLICKHOUSE_SQL_PASSWORD)",
-        'follow README "Migrating an existing stack", then: pulumi config rm {key} --stack {stack}',
+        "follow docs/migration.md, then: pulumi config rm {key} --stack {stack}",
     ),
     **REMOVED_PROVISIONER_PASSWORD,
 }
