@@ -33,6 +33,15 @@ from tests.sql_engine import Engine
 ROOT = Path(__file__).resolve().parent.parent
 STRAY = "salla_stray"
 
+# The reader `ai`'s own profile and quota, as every convergence of its user re-creates them.
+AI_LIMITS = [
+    f"CREATE SETTINGS PROFILE OR REPLACE `{AI}_limits` SETTINGS readonly = 2 CONST, max_memory_usage = "
+    f"4294967296 MIN 1 MAX 4294967296, max_execution_time = 60 MIN 1 MAX 60, max_result_rows = 1000000 "
+    f"MIN 1 MAX 1000000 TO `{AI}`",
+    f"CREATE QUOTA OR REPLACE `{AI}_quota` FOR INTERVAL 3600 second MAX queries = 10000, "
+    f"read_rows = 10000000000 TO `{AI}`",
+]
+
 # The statements of the first deploy (refresh + up) after each seed, hashes as in the docs.
 FIRST_DEPLOY = {
     CASES[0].title: ["REVOKE `analytics_write` FROM `backdoor`"],
@@ -43,22 +52,14 @@ FIRST_DEPLOY = {
         f"CREATE USER `{AI}` IDENTIFIED WITH sha256_hash BY '{HASHES[AI]}' DEFAULT ROLE NONE",
         f"GRANT `analytics_read` TO `{AI}`",
         f"SET DEFAULT ROLE `analytics_read` TO `{AI}`",
-        f"CREATE SETTINGS PROFILE OR REPLACE `{AI}_limits` SETTINGS readonly = 2 CONST, max_memory_usage = "
-        f"4294967296 MIN 1 MAX 4294967296, max_execution_time = 60 MIN 1 MAX 60, max_result_rows = 1000000 "
-        f"MIN 1 MAX 1000000 TO `{AI}`",
-        f"CREATE QUOTA OR REPLACE `{AI}_quota` FOR INTERVAL 3600 second MAX queries = 10000, "
-        f"read_rows = 10000000000 TO `{AI}`",
+        *AI_LIMITS,
     ],
     CASES[6].title: [
         f"ALTER USER `{AI}` IDENTIFIED WITH sha256_hash BY '{HASHES[AI]}'",
         f"REVOKE `analytics_write` FROM `{AI}`",
         f"GRANT `analytics_read` TO `{AI}`",
         f"SET DEFAULT ROLE `analytics_read` TO `{AI}`",
-        f"CREATE SETTINGS PROFILE OR REPLACE `{AI}_limits` SETTINGS readonly = 2 CONST, max_memory_usage = "
-        f"4294967296 MIN 1 MAX 4294967296, max_execution_time = 60 MIN 1 MAX 60, max_result_rows = 1000000 "
-        f"MIN 1 MAX 1000000 TO `{AI}`",
-        f"CREATE QUOTA OR REPLACE `{AI}_quota` FOR INTERVAL 3600 second MAX queries = 10000, "
-        f"read_rows = 10000000000 TO `{AI}`",
+        *AI_LIMITS,
     ],
     CASES[7].title: [],  # listed only: dropped by the deploy after it (below)
 }
