@@ -94,4 +94,9 @@ def test_stacks_use_the_kms_secrets_provider(path: Path) -> None:
 def test_prod_allow_list_admits_the_deploy_runner() -> None:
     # The SQL step of `pulumi up` (clickhouse_sql) reaches port 8443 from the deploy runner.
     entries = _config("prod")["salla-analytics-infra:dataWarehouse"]["ipAllowList"]
-    assert [e for e in entries if "PROD_DEPLOY_RUNNER" in e["description"]]
+    runner = [e["cidr"] for e in entries if "PROD_DEPLOY_RUNNER" in e["description"]]
+    assert runner
+    # The Redis ACL users (upstash_access) are managed over the database's own endpoint from the
+    # same runner: each prod Redis database admits that range too.
+    for key in ("cache", "pipelineState"):
+        assert set(runner) <= set(_config("prod")[f"salla-analytics-infra:{key}"]["ipAllowList"]), key
