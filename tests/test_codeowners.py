@@ -37,6 +37,11 @@ SECURITY_PATHS = (
     "settings/credentials.py",
     "tools/pulumi_plugins.py",
     "tools/main_head.py",
+    "tools/drift_issue.py",
+    "tests/test_workflow_trust.py",
+    "tests/test_credentials_table.py",
+    "tests/test_codeowners.py",
+    "tests/test_sql_login.py",
     "policy/guardrails/access.py",
     "bootstrap/bootstrap_access.py",
 )
