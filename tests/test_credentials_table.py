@@ -136,6 +136,14 @@ def sql_login_violations(workflow: dict[str, Any], table: dict[str, Any]) -> lis
                 found.append(
                     f"{job_id}: logs in as {user!r}; {env}'s password is {password.get('sql_user')!r}'s"
                 )
+            # Least privilege: only a step that runs SQL gets a login (an up or destroy, a refresh,
+            # or a preview with --refresh); a preview without refresh runs none (docs/sql-login.md).
+            runs_sql = any(
+                i["command"] in ("up", "destroy", "refresh") or i.get("refresh") is True for i in invocations
+            )
+            if not runs_sql:
+                found.append(f"{job_id}: `pulumi {'/'.join(sorted(commands))}` runs no SQL but holds a login")
+                continue
             # The deploys' commands (up, and deploy-prod's refresh that stores drift) write state.
             expected = "provisioner" if any(writes_state(i) for i in invocations) else "observer"
             if user != expected:
@@ -175,12 +183,8 @@ def test_each_job_logs_in_as_its_environments_sql_user(infra: dict[str, Any], ta
         if "CLICKHOUSE_SQL_USER" in (step.get("env") or {})
     }
     assert {j for j, u in logins.items() if u == "provisioner"} == {"deploy-dev", "deploy-prod"}
-    assert {j for j, u in logins.items() if u == "observer"} == {
-        "preview-dev",
-        "plan-prod",
-        "drift-dev",
-        "drift-prod",
-    }
+    # The previews that run no refresh (the PR preview, the prod plan) hold no SQL login at all.
+    assert {j for j, u in logins.items() if u == "observer"} == {"drift-dev", "drift-prod"}
 
 
 def test_the_table_sees_prod_write_credentials(table: dict[str, Any]) -> None:
@@ -236,8 +240,11 @@ def test_credential_check_catches(
 
 
 BREAK_LOGIN: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "provisioner-in-plan": lambda wf: _env_of("plan-prod", "CLICKHOUSE_SQL_USER")(wf).update(
-        CLICKHOUSE_SQL_USER="provisioner"
+    "provisioner-in-plan": lambda wf: _env_of("plan-prod", "CLICKHOUSE_TOKEN_KEY")(wf).update(
+        CLICKHOUSE_SQL_USER="provisioner", CLICKHOUSE_SQL_PASSWORD="${{ secrets.CLICKHOUSE_SQL_PASSWORD }}"
+    ),
+    "observer-in-pr-preview": lambda wf: _env_of("preview-dev", "CLICKHOUSE_TOKEN_KEY")(wf).update(
+        CLICKHOUSE_SQL_USER="observer", CLICKHOUSE_SQL_PASSWORD="${{ secrets.CLICKHOUSE_SQL_PASSWORD }}"
     ),
     "observer-refreshes-prod": lambda wf: _env_of("deploy-prod", "CLICKHOUSE_SQL_USER")(wf).update(
         CLICKHOUSE_SQL_USER="observer"
@@ -248,7 +255,7 @@ BREAK_LOGIN: dict[str, Callable[[dict[str, Any]], Any]] = {
     "computed-user": lambda wf: _env_of("drift-dev", "CLICKHOUSE_SQL_USER")(wf).update(
         CLICKHOUSE_SQL_USER="${{ vars.SQL_USER }}"
     ),
-    "password-without-user": lambda wf: _env_of("preview-dev", "CLICKHOUSE_SQL_USER")(wf).pop(
+    "password-without-user": lambda wf: _env_of("drift-dev", "CLICKHOUSE_SQL_USER")(wf).pop(
         "CLICKHOUSE_SQL_USER"
     ),
 }
