@@ -13,7 +13,8 @@ step, run once per service by the platform team, is the only one that uses it:
 0. it refuses, before asking for anything, unless the checkout is a clean commit on the remote's
    main (ops.reviewed_code; `--break-glass` proceeds with a warning);
 1. the database (and, with --legacy, the consumers' former user names) come from
-   Pulumi.<stack>.yaml, host and port from the stack's (non-secret) outputs or --host/--port; the
+   Pulumi.<stack>.yaml (checked: a mistake there is one clean error, ops.stack_file), host and
+   port from the stack's (non-secret) outputs or --host/--port; the
    two users' passwords from CLICKHOUSE_PROVISIONER_PASSWORD / CLICKHOUSE_OBSERVER_PASSWORD or
    getpass prompts (typed twice); they are never printed: the operator stores them as the GitHub
    environment secret CLICKHOUSE_SQL_PASSWORD (docs/provisioning.md);
