@@ -44,6 +44,26 @@ ACCESS_DENIED_HINT = (
     "warehouse database: something outside that (e.g. granted by hand elsewhere) must be revoked "
     "by an admin; `pulumi refresh` shows it under this object's `drift`"
 )
+# The consumers' users are in the namespace (settings.consumers.SQL_NAMESPACE; a test keeps them
+# equal): the provisioner may alter or drop a user outside it only with the migration grants.
+NAMESPACE = "salla_"
+_USER_LABEL = re.compile(r"user `([^`]+)`")
+
+
+def access_denied_hint(label: str, stack: str | None) -> str:
+    """Why the provisioner may be refused here: a user outside the namespace, or a data privilege."""
+    user = _USER_LABEL.fullmatch(label)
+    if user is None or user[1].startswith(NAMESPACE):
+        return ACCESS_DENIED_HINT
+    return (
+        f". `{user[1]}` is outside the `{NAMESPACE}*` namespace, the only users the provisioner may "
+        "alter or drop: if it is a consumer's former name (`app`, `data_pipeline`, `ai`) during the "
+        f"namespace migration, run `make provisioner STACK={stack or '<stack>'} LEGACY=1` (it grants the "
+        "former names; docs/provisioning.md#migrating-to-the-salla_-namespace), then re-run; a user "
+        "made by hand is not this project's to change"
+    )
+
+
 # clickhouse-connect logs every failed request at WARNING ("Unexpected Http Driver Exception",
 # driver/_backend/http_sync.py, logger `clickhouse_connect.driver._backend.http_sync`): while a new
 # service starts, those are expected; `connect` reports its retries itself, once each.
@@ -309,7 +329,7 @@ def clean_error(
         )
     if code is not None:
         detail = text[text.find("Code:") :] if "Code:" in text else text
-        hint = ACCESS_DENIED_HINT if code == ACCESS_DENIED else ""
+        hint = access_denied_hint(label, stack) if code == ACCESS_DENIED else ""
         return ClickHouseSQLError(
             f"{label}: {verb} failed with ClickHouse error code {code}: {detail}{hint}", code
         )

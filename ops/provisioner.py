@@ -13,7 +13,8 @@ step, run once per service by the platform team, is the only one that uses it:
 0. it refuses, before asking for anything, unless the checkout is a clean commit on the remote's
    main (ops.reviewed_code; `--break-glass` proceeds with a warning);
 1. the database (and, with --legacy, the consumers' former user names) come from
-   Pulumi.<stack>.yaml, host and port from the stack's (non-secret) outputs or --host/--port; the
+   Pulumi.<stack>.yaml (checked: a mistake there is one clean error, ops.stack_file), host and
+   port from the stack's (non-secret) outputs or --host/--port; the
    two users' passwords from CLICKHOUSE_PROVISIONER_PASSWORD / CLICKHOUSE_OBSERVER_PASSWORD or
    getpass prompts (typed twice); they are never printed: the operator stores them as the GitHub
    environment secret CLICKHOUSE_SQL_PASSWORD (docs/provisioning.md);
@@ -27,24 +28,24 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
-
-import yaml
+from typing import TextIO
 
 from clickhouse_sql.client import Connection, Executor, failures, open_clickhouse, scrub
+from ops import stack_file as stack_file_module
 from ops.provisioner_sql import PLACEHOLDERS, ProvisionerError, statements
 from ops.reviewed_code import UnreviewedCode, require_reviewed
-from settings.consumers import legacy_sql_user_name
+from ops.stack_file import StackFile
 from settings.passwords import OBSERVER_USER, PROVISIONER_USER, password_problems, sha256_hex
 from tools.project import PROJECT, ROOT
 
 USERS = (PROVISIONER_USER, OBSERVER_USER)
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 PASSWORD_ENV = {
     PROVISIONER_USER: "CLICKHOUSE_PROVISIONER_PASSWORD",
     OBSERVER_USER: "CLICKHOUSE_OBSERVER_PASSWORD",
@@ -68,35 +69,24 @@ def _pulumi(argv: Sequence[str]) -> str:
     return result.stdout
 
 
-def _stack_config(stack: str) -> dict[str, Any]:
+def stack_file(stack: str, *, legacy: bool) -> StackFile:
+    """The database (and, with `legacy`, the former user names) from Pulumi.<stack>.yaml, checked."""
+    if not STACK_NAME.fullmatch(stack):
+        raise ProvisionerError(
+            f"--stack {stack!r}: a stack name is letters, digits, '_', '-' and '.'; "
+            "fix: `make provisioner STACK=prod` (or dev)"
+        )
     path = ROOT / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise ProvisionerError(f"no stack file {path.name}")
-    config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    return config
-
-
-def stack_database(stack: str) -> str:
-    warehouse = _stack_config(stack).get(f"{PROJECT}:dataWarehouse") or {}
-    return str(warehouse.get("database", "analytics"))
-
-
-def legacy_users(stack: str) -> list[str]:
-    """The consumers' former SQL user names (`app`, `data_pipeline`): those with a ClickHouse user."""
-    consumers = _stack_config(stack).get(f"{PROJECT}:consumers") or {}
-    return [
-        legacy_sql_user_name(name)
-        for name, consumer in consumers.items()
-        if isinstance(consumer, dict) and consumer.get("clickhouse") in ("read", "write")
-    ]
+    if not path.is_file():
+        stacks = ", ".join(sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))) or "none"
+        raise ProvisionerError(
+            f"no stack file {path.name}: STACK={stack} is not a stack of this project ({stacks})"
+        )
+    return stack_file_module.read(path, PROJECT, legacy=legacy)
 
 
 def endpoint(stack: str, pulumi: Callable[[Sequence[str]], str]) -> tuple[str, int]:
-    outputs: dict[str, Any] = json.loads(pulumi(["stack", "output", "--json", "--stack", stack]) or "{}")
-    host, port = outputs.get("clickhouse_host"), outputs.get("clickhouse_https_port")
-    if not host or not port:
-        raise ProvisionerError(f"stack {stack!r} has no clickhouse_host/clickhouse_https_port output yet")
-    return str(host), int(port)
+    return stack_file_module.endpoint(pulumi(["stack", "output", "--json", "--stack", stack]), stack)
 
 
 def user_password(user: str, env: Mapping[str, str], prompt: Callable[[str], str]) -> str:
@@ -160,11 +150,21 @@ def main(
     secrets: list[str] = []
     try:
         # Before anything is asked or read: only reviewed code gets the admin password.
-        if warning := reviewed(ROOT, args.remote, break_glass=args.break_glass):
-            print(warning, file=err)
-        database = stack_database(args.stack)
-        legacy = legacy_users(args.stack) if args.legacy else []
-        host, port = (args.host, args.port or 8443) if args.host else endpoint(args.stack, pulumi)
+        # The note names the remote's URL (it must be the canonical repository) or the break-glass warning.
+        if note := reviewed(ROOT, args.remote, break_glass=args.break_glass):
+            print(note, file=err)
+        stack = stack_file(args.stack, legacy=args.legacy)
+        database, legacy = stack.database, stack.legacy_users
+        if args.host:
+            fix = f"e.g. `make provisioner STACK={args.stack} HOST={args.host} PORT=8443`"
+            host, port = (
+                args.host,
+                stack_file_module.checked_port(
+                    8443 if args.port is None else args.port, "PORT (--port)", fix
+                ),
+            )
+        else:
+            host, port = endpoint(args.stack, pulumi)
         users = [args.rotate] if args.rotate else list(USERS)
         passwords = {user: user_password(user, env, prompt) for user in users}
         if len(set(passwords.values())) < len(passwords):

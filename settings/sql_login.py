@@ -36,14 +36,26 @@ REMOVED_PROVISIONER_PASSWORD: dict[str, tuple[str, str]] = {
     "clickhouseProvisionerPassword": (
         f"is no longer read: the SQL provider reads its login from the environment ({USER_ENV}, "
         f"{PASSWORD_ENV}) when it runs, so no config key, resource input or state holds a SQL password",
-        "migrate (docs/sql-login.md): 1) make provisioner STACK={stack}: it creates the read-only "
-        f"`{OBSERVER}` and sets the `{PROVISIONER}`'s password (a new one, or this key's current value: "
-        "pulumi config get {key} --stack {stack}); 2) store the provisioner's password as the secret "
-        f"{PASSWORD_ENV} of the deploy GitHub environment of stack '{{stack}}' (that job sets "
-        f"{USER_ENV}={PROVISIONER}) and the {OBSERVER}'s as {PASSWORD_ENV} of its plan/preview environment; "
-        "3) pulumi config rm {key} --stack {stack}; 4) the next `pulumi up` (as "
-        f"{PROVISIONER}) rewrites the SQL objects' `connection` to {{{{host, port}}}} without running SQL, "
-        "so the password leaves the state",
+        "migrate in this order (docs/sql-login.md, 'Migrating an existing stack'): "
+        "1) if the stack's consumer SQL users still have their former names (app, data_pipeline, ai "
+        "instead of salla_app, ...: last deployed before the salla_ namespace; SELECT name FROM "
+        "system.users shows them), make provisioner STACK={stack} LEGACY=1, else make provisioner "
+        f"STACK={{stack}}: it creates the read-only `{OBSERVER}` and sets the `{PROVISIONER}`'s password "
+        "(a new one, or this key's current value: pulumi config get {key} --stack {stack}); without "
+        "LEGACY=1 such a stack's provisioner loses ALTER/DROP USER on the former users, and their drop "
+        "fails later with ACCESS_DENIED (497); "
+        f"2) store the provisioner's password as the secret {PASSWORD_ENV} of the deploy GitHub "
+        f"environment of stack '{{stack}}' (that job sets {USER_ENV}={PROVISIONER}) and the "
+        f"{OBSERVER}'s as {PASSWORD_ENV} of its plan/preview environment; "
+        "3) pulumi config rm {key} --stack {stack}, and, for former names, in the same commit "
+        "pulumi config set --path 'consumers.<name>.legacySqlUser' true --stack {stack} for each "
+        "consumer with clickhouse: read|write (docs/provisioning.md#migrating-to-the-salla_-namespace); "
+        f"4) the next `pulumi up` (as {PROVISIONER}) rewrites the existing SQL objects' `connection` to "
+        "{{host, port}} without running SQL for them, so the password leaves the state (with former "
+        "names it also creates the salla_ users beside them); "
+        "5) for former names only, finish the namespace migration: hand out the salla_ users, remove "
+        "legacySqlUser and deploy (the former users are dropped), then make provisioner "
+        "STACK={stack} without LEGACY",
     ),
 }
 

@@ -569,6 +569,7 @@ def run_tool(
     typed: Sequence[str] = (PROV, PROV, OBS, OBS, ADMIN),
     env: Mapping[str, str] | None = None,
     reviewed: Any = always_reviewed,
+    pulumi: Any = fake_pulumi,
 ) -> tuple[int, str, str, list[str]]:
     """Run the tool; `typed`: what the getpass prompts get, in order. Returns the prompts too."""
     out, err = io.StringIO(), io.StringIO()
@@ -580,7 +581,7 @@ def run_tool(
 
     code = provisioner.main(
         argv,
-        pulumi=fake_pulumi,
+        pulumi=pulumi,
         ask=lambda _: answer,
         prompt=prompt,
         opener=recorder.open,

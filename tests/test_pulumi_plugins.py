@@ -122,17 +122,82 @@ def test_exact_versions_with_checksums_and_the_sdks_server(venv: Path) -> None:
     ]  # fmt: skip
 
 
-def test_ci_refuses_an_unrecorded_checksum(venv: Path) -> None:
-    with pytest.raises(PluginError, match=r"no SHA-256 recorded for aws .*Recording a plugin checksum"):
-        pulumi_plugins.commands(PLUGINS, "bootstrap", venv, ci=True, platform_name="linux-amd64")
-    # An operator's machine installs the pinned version, says it is unverified.
+def test_an_unrecorded_checksum_is_refused_everywhere_without_the_flag(venv: Path) -> None:
+    for ci, platform_name in ((True, "linux-amd64"), (False, "linux-amd64"), (False, "darwin-arm64")):
+        with pytest.raises(
+            PluginError, match=r"unverified install: no SHA-256 recorded for aws .*Recording a"
+        ):
+            pulumi_plugins.commands(PLUGINS, "bootstrap", venv, ci=ci, platform_name=platform_name)
+
+
+def test_another_platform_than_the_recorded_one_is_refused_off_ci_too(venv: Path) -> None:
+    with pytest.raises(PluginError, match=r"recorded for linux-amd64 only, and this machine is darwin-arm64"):
+        pulumi_plugins.commands(PLUGINS, "program", venv, ci=False, platform_name="darwin-arm64")
+
+
+def test_unverified_off_ci_installs_the_pin_and_names_the_risk(venv: Path) -> None:
     commands, warnings = pulumi_plugins.commands(
-        PLUGINS, "bootstrap", venv, ci=False, platform_name="darwin-arm64"
+        PLUGINS, "bootstrap", venv, ci=False, platform_name="darwin-arm64", unverified=True
     )
     assert commands == [
         ["pulumi", "plugin", "install", "resource", "aws", "7.51.1", "--exact", "--reinstall"]
     ]
-    assert "unverified" in warnings[0]
+    assert len(warnings) == 1 and "NOT verified" in warnings[0] and "credentials" in warnings[0]
+    # Recorded checksums are still verified on the recorded platform, whatever the flag.
+    commands, warnings = pulumi_plugins.commands(
+        PLUGINS, "program", venv, ci=False, platform_name="linux-amd64", unverified=True
+    )
+    assert warnings == [] and all(c[-2:] == ["--checksum", SHA] for c in commands)
+
+
+def test_ci_refuses_the_unverified_flag_even_with_every_checksum_recorded(venv: Path) -> None:
+    with pytest.raises(PluginError, match=r"--unverified is refused in CI"):
+        pulumi_plugins.commands(
+            PLUGINS, "program", venv, ci=True, platform_name="linux-amd64", unverified=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("ci", "flag", "message"),
+    [
+        ("true", ["--unverified"], "::error::--unverified is refused in CI"),
+        ("", [], "error: refusing an unverified install: no SHA-256 recorded for aws"),
+    ],
+    ids=["ci-with-flag", "operator-without-flag"],
+)
+def test_main_refuses_before_installing_anything(
+    venv: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    ci: str,
+    flag: list[str],
+    message: str,
+) -> None:
+    lock = tmp_path / "plugins.lock"
+    lock.write_text("\n".join(" ".join(vars(p).values()) for p in PLUGINS))
+    monkeypatch.setattr(pulumi_plugins, "LOCK", lock)
+    monkeypatch.setattr(pulumi_plugins, "current_platform", lambda: "linux-amd64")
+    monkeypatch.setenv("CI", ci)
+    ran: list[list[str]] = []
+    args = ["install", "--set", "bootstrap", "--venv", str(venv), *flag]
+
+    def run(command: list[str]) -> int:
+        ran.append(command)
+        return 0
+
+    assert pulumi_plugins.main(args, run) == 1
+    assert ran == [] and message in capsys.readouterr().err
+
+
+def test_make_bootstrap_does_not_pass_the_unverified_flag() -> None:
+    """`make bootstrap` installs the aws plugin only with its checksum recorded (README)."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^bootstrap:.*?\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe is not None
+    installs = [line for line in recipe[1].split("&&") if "tools.pulumi_plugins install" in line]
+    assert len(installs) == 1 and "--set bootstrap" in installs[0]
+    assert "unverified" not in recipe[1].lower()
 
 
 def test_ci_refuses_another_platform(venv: Path) -> None:

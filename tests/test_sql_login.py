@@ -110,7 +110,8 @@ def test_a_stack_that_still_has_the_provisioner_password_gets_the_migration_step
         "CLICKHOUSE_SQL_USER, CLICKHOUSE_SQL_PASSWORD",
         f"pulumi config get {P}clickhouseProvisionerPassword --stack prod",
         "the secret CLICKHOUSE_SQL_PASSWORD of the deploy GitHub environment of stack 'prod'",
-        "1) make provisioner STACK=prod: it creates the read-only `observer`",
+        "make provisioner STACK=prod LEGACY=1, else make provisioner STACK=prod: it creates the "
+        "read-only `observer`",
         f"pulumi config rm {P}clickhouseProvisionerPassword --stack prod",
         "to {host, port} without running SQL",
         "docs/sql-login.md",

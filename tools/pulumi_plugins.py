@@ -8,9 +8,13 @@ have exactly the pinned version; its pulumi-plugin.json names the download serve
 installs exactly that version and verifies the archive's SHA-256
 (`pulumi plugin install resource <name> <version> --exact --reinstall [--server S] --checksum H`).
 Nothing is resolved at run time: no "latest", no range, no implicit download (the workflow sets
-PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION). In CI an unrecorded checksum is an error; on an
-operator's machine (`make bootstrap`) it is a warning, since checksums are recorded for the CI
-platform (linux-amd64) only.
+PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).
+
+An install that cannot be verified (the lock's checksum is UNRECORDED, or the machine is not
+linux-amd64, the only platform checksums are recorded for) is refused everywhere, `make bootstrap`
+included. Off CI only, `--unverified` installs the pinned version anyway, with a warning naming the
+risk (an archive swapped on the download server would run with the operator's AWS credentials).
+In CI (CI=true) it is refused even with `--unverified`.
 """
 
 from __future__ import annotations
@@ -129,10 +133,25 @@ def install_command(plugin: Plugin, server: str | None, *, on_ci_platform: bool)
     return command
 
 
+UNVERIFIED_RISK = (
+    "the archive's checksum is NOT verified: if the download server served a modified plugin, it "
+    "runs with this machine's cloud credentials (for bootstrap: AWS admin)"
+)
+
+
 def commands(
-    plugins: Sequence[Plugin], selected: str, venv: Path, *, ci: bool, platform_name: str
+    plugins: Sequence[Plugin],
+    selected: str,
+    venv: Path,
+    *,
+    ci: bool,
+    platform_name: str,
+    unverified: bool = False,
 ) -> tuple[list[list[str]], list[str]]:
-    """The install commands of one set, and warnings; raises PluginError for anything unpinned."""
+    """The install commands of one set, and warnings; raises PluginError for anything unpinned or
+    unverifiable (unless `unverified`, which CI refuses)."""
+    if ci and unverified:
+        raise PluginError("--unverified is refused in CI (CI=true): CI installs verified plugins only")
     chosen = [p for p in plugins if p.set == selected]
     if not chosen:
         raise PluginError(f"no plugin of set {selected!r} in {LOCK.name}")
@@ -142,19 +161,30 @@ def commands(
             f"CI runs on {CI_PLATFORM}; this runner is {platform_name} (no checksum recorded for it)"
         )
     unrecorded = [p.name for p in chosen if not p.recorded]
-    warnings: list[str] = []
+    problem = ""
     if unrecorded:
-        message = (
+        problem = (
             f"no SHA-256 recorded for {', '.join(unrecorded)} in {LOCK.name}: record it from the release's "
             "checksums file (docs/ci-credentials.md, 'Recording a plugin checksum')"
         )
-        if ci:
-            raise PluginError(message)
-        warnings.append(message + "; installing the pinned version unverified")
     elif not on_ci_platform:
-        warnings.append(
-            f"checksums are recorded for {CI_PLATFORM} only; installing on {platform_name} unverified"
+        problem = (
+            f"checksums are recorded for {CI_PLATFORM} only, and this machine is {platform_name}: "
+            f"run it on {CI_PLATFORM}"
         )
+    warnings: list[str] = []
+    if problem and (ci or not unverified):
+        fix = (
+            ""
+            if ci
+            else (
+                "; only if you accept an unverified plugin, run `python -m tools.pulumi_plugins install "
+                f"--set {selected} --venv {venv} --unverified` yourself (docs/ci-credentials.md)"
+            )
+        )
+        raise PluginError(f"refusing an unverified install: {problem}{fix}")
+    if problem:
+        warnings.append(f"--unverified: {problem}; installing the pinned version anyway: {UNVERIFIED_RISK}")
     packages = site_packages(venv)
     return [
         install_command(p, plugin_server(packages, p), on_ci_platform=on_ci_platform) for p in chosen
@@ -168,11 +198,21 @@ def main(argv: Sequence[str] | None = None, run: Callable[[list[str]], int] | No
     parser.add_argument("action", choices=["install", "print"])
     parser.add_argument("--set", required=True, dest="selected")
     parser.add_argument("--venv", required=True, type=Path)
+    parser.add_argument(
+        "--unverified",
+        action="store_true",
+        help="off CI only: install even when no checksum can be verified (prints the risk; refused in CI)",
+    )
     args = parser.parse_args(argv)
     ci = os.environ.get("CI", "").lower() == "true"
     try:
         planned, warnings = commands(
-            load(), args.selected, args.venv, ci=ci, platform_name=current_platform()
+            load(),
+            args.selected,
+            args.venv,
+            ci=ci,
+            platform_name=current_platform(),
+            unverified=args.unverified,
         )
     except PluginError as exc:
         print(f"{'::error::' if ci else 'error: '}{exc}", file=sys.stderr)
