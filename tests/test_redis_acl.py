@@ -97,6 +97,10 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
         ("SCAN", "0", "MATCH", "jobs:*"),
         ("RANDOMKEY",),
         ("DBSIZE",),
+        # Keyspace commands that take a key: checked against the patterns like any other.
+        ("TYPE", "jobs:cursor"),
+        ("OBJECT", "ENCODING", "jobs:cursor"),
+        ("COPY", "app:h", "jobs:stolen"),
     ):
         assert denied(client, *forbidden), forbidden
     # Hashes, lists and transactions on its own keys work (the clients' pipelines use MULTI/EXEC).
