@@ -111,6 +111,9 @@ def test_a_reset_admin_password_gives_one_clean_message_and_the_way_out_works(
         assert "then `pulumi up`" in text and "db-1" in text
         assert ADMIN_PASSWORD not in text and NEW_ADMIN_PASSWORD not in text
         assert newest(outs) not in text
+        # A delete (its command runs through `run`) says the same, not "ACL DELUSER failed".
+        with pytest.raises(AdminPasswordRefused):
+            users.delete("salla_stale", outs)
         # A refresh of the ACL resources does not fail (CI refreshes them before every deploy):
         # it stores the way out as drift, so the drift job reports it and the next deploy repairs it.
         read = result_outs(users.read("salla_stale", outs))

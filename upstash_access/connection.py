@@ -106,10 +106,11 @@ def explain(
     if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in str(exc):
         return AdminPasswordRefused(refused_message(label, props.get("database")))
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        cause = " ".join(scrub(str(exc), secrets).split())
         return RedisAclError(
-            f"{label}: cannot reach {host}:{port} ({type(exc).__name__}): the `ipAllowList` of database "
-            f"`{props.get('database')}` in the stack config (`cache` or `pipelineState`) must admit "
-            "the egress address of the machine that runs pulumi (the CI runner's static egress)"
+            f"{label}: cannot reach {host}:{port} ({type(exc).__name__}: {cause}): the `ipAllowList` of "
+            f"database `{props.get('database')}` in the stack config (`cache` or `pipelineState`) must "
+            "admit the egress address of the machine that runs pulumi (the CI runner's static egress)"
         )
     return RedisAclError(f"{label}: {scrub(str(exc), secrets)}")
 
@@ -142,6 +143,8 @@ def run(client: redis.Redis, label: str, secrets: Sequence[str], *command: Seque
     for args in command:
         try:
             replies.append(client.execute_command(*args))  # type: ignore[no-untyped-call]
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # not the command's fault: `admin` words it (a stale password, no route)
         except redis.RedisError as exc:
             shown = scrub(" ".join(args[:3]) + (" ..." if len(args) > 3 else ""), secrets)
             raise RedisAclError(f"{label}: {shown} failed: {scrub(str(exc), secrets)}") from None
