@@ -3,6 +3,7 @@
 It follows the documented shapes only: `GET /v2/qstash/user` with HTTP Basic (email:api key) ->
 {id, customer_id, token, ...}; `GET /v2/keys` and `POST /v2/keys/rotate` with `Bearer <token>` ->
 {current, next}, where rotating makes next the current key and a new next. Every request is recorded.
+`lose_rotate_replies` simulates a reply lost on the way back: the rotation happens, no answer comes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Account:
     current: str = field(default_factory=lambda: "sig_" + secrets.token_hex(8))
     next: str = field(default_factory=lambda: "sig_" + secrets.token_hex(8))
     requests: list[tuple[str, str]] = field(default_factory=list)
+    customer_id: str = ""  # what GET /v2/qstash/user answers as customer_id (empty: the e-mail)
+    lose_rotate_replies: int = 0  # this many rotations happen, then the connection drops unanswered
 
     def rotate(self) -> None:
         self.current, self.next = self.next, "sig_" + secrets.token_hex(8)
@@ -61,7 +64,7 @@ def _handler(account: Account) -> type[BaseHTTPRequestHandler]:
                     200,
                     {
                         "id": "99a4c327-31f0-490f-a594-043ade84085a",
-                        "customer_id": account.email,
+                        "customer_id": account.customer_id or account.email,
                         "token": account.token,
                         "state": "active",
                         "type": "paid",
@@ -72,6 +75,10 @@ def _handler(account: Account) -> type[BaseHTTPRequestHandler]:
                     return self._send(401, {"error": "invalid token"})
                 if (method, self.path) == ("POST", "/v2/keys/rotate"):
                     account.rotate()
+                    if account.lose_rotate_replies > 0:  # rotated, but the reply never arrives
+                        account.lose_rotate_replies -= 1
+                        self.close_connection = True
+                        return None
                 elif (method, self.path) != ("GET", "/v2/keys"):
                     return self._send(404, {"error": "not found"})
                 return self._send(200, {"current": account.current, "next": account.next})

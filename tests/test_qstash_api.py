@@ -114,3 +114,55 @@ def test_credentials_never_go_over_plain_http(monkeypatch: pytest.MonkeyPatch) -
     provider = QStashCredentialsProvider(api_url="http://api.example.com", qstash_url="http://q.example.com")
     with pytest.raises(QStashApiError, match="refusing to send credentials over http"):
         provider.create(props())
+
+
+def test_a_rotation_whose_reply_was_lost_is_not_repeated(
+    provider: QStashCredentialsProvider, account: Account
+) -> None:
+    """POST /v2/keys/rotate succeeded, its reply was lost: the next deploy must not rotate again."""
+    before = result_outs(provider.create(props("2026-11")))
+    account.lose_rotate_replies = 1
+    with pytest.raises(QStashApiError, match="POST /v2/keys/rotate: unreachable"):
+        provider.update("qstash", before, props("2026-12"))
+    assert account.calls("POST", "/v2/keys/rotate") == 1
+    assert account.current == before["next_signing_key"]  # it did rotate
+    # The engine kept the previous state (label 2026-11). CI refreshes before it deploys: the read
+    # stores the rotated keys as drift; the update that follows must not rotate a second time.
+    read = result_outs(provider.read("qstash", before))
+    assert read["drift"] == ["the signing keys changed outside the program (rolled in the console?)"]
+    after = result_outs(provider.update("qstash", read, props("2026-12")))
+    assert account.calls("POST", "/v2/keys/rotate") == 1
+    assert (after["current_signing_key"], after["next_signing_key"]) == (account.current, account.next)
+    assert after["current_signing_key"] == before["next_signing_key"]
+    # The same without a refresh in between (a local `up`): no second rotation either.
+    again = result_outs(provider.update("qstash", before, props("2026-12")))
+    assert account.calls("POST", "/v2/keys/rotate") == 1
+    assert again["current_signing_key"] == before["next_signing_key"]
+    # The next label after that rotates again, exactly once.
+    third = result_outs(provider.update("qstash", after, props("2027-01")))
+    assert account.calls("POST", "/v2/keys/rotate") == 2
+    assert third["current_signing_key"] == after["next_signing_key"]
+
+
+def test_removing_the_label_reads_the_keys_and_never_rotates(
+    provider: QStashCredentialsProvider, account: Account
+) -> None:
+    rotated = result_outs(provider.update("qstash", result_outs(provider.create(props("a"))), props("b")))
+    assert account.calls("POST", "/v2/keys/rotate") == 1
+    reads = account.calls("GET", "/v2/keys")
+    assert provider.diff("qstash", rotated, props("")).changes is True  # an update, as documented
+    removed = result_outs(provider.update("qstash", rotated, props("")))
+    assert account.calls("POST", "/v2/keys/rotate") == 1
+    assert account.calls("GET", "/v2/keys") == reads + 1
+    assert removed["signing_key_rotation"] == ""
+    assert removed["current_signing_key"] == rotated["current_signing_key"]
+
+
+def test_account_check_without_an_email_relies_on_the_credentials(
+    provider: QStashCredentialsProvider, account: Account
+) -> None:
+    account.customer_id = "team-2b8f0c"  # no e-mail to compare with the declared account
+    outs = result_outs(provider.create(props()))
+    assert outs["token"] == account.token  # UPSTASH_EMAIL is the declared account: accepted
+    with pytest.raises(QStashApiError, match=r"UPSTASH_EMAIL \(.*\) is not the account the stack declares"):
+        provider.create({"account": "other@example.com", "signing_key_rotation": ""})

@@ -16,7 +16,7 @@ import redis
 from upstash_access import acl
 from upstash_access.connection import RedisAclError, connect_plain
 from upstash_access.extensions import ExtensionError, LocalTokens, UpstashExtensions
-from upstash_access.inventory import RedisAclUsersProvider
+from upstash_access.inventory import RedisAclUsersProvider, due, listed
 from upstash_access.user import RedisUserProvider
 
 from .redis_server import ADMIN_PASSWORD, Server, command, running
@@ -92,6 +92,15 @@ def test_consumer_user_reads_and_writes_its_keys_only(server: Server, users: Red
         ("MEMORY", "PURGE"),
         ("SUBSCRIBE", "app:events"),
         ("BLPOP", "app:l", "1"),
+        # No key, so no key pattern applies: they would show or count other consumers' keys.
+        ("SCAN", "0"),
+        ("SCAN", "0", "MATCH", "jobs:*"),
+        ("RANDOMKEY",),
+        ("DBSIZE",),
+        # Keyspace commands that take a key: checked against the patterns like any other.
+        ("TYPE", "jobs:cursor"),
+        ("OBJECT", "ENCODING", "jobs:cursor"),
+        ("COPY", "app:h", "jobs:stolen"),
     ):
         assert denied(client, *forbidden), forbidden
     # Hashes, lists and transactions on its own keys work (the clients' pipelines use MULTI/EXEC).
@@ -174,30 +183,54 @@ def test_password_added_by_hand_is_drift(server: Server, users: RedisUserProvide
     assert server.login("salla_pw", newest(repaired)).ping()
 
 
-def test_undeclared_user_is_drift_and_removed(server: Server) -> None:
+def test_undeclared_user_is_listed_then_removed_only_after_a_refresh_named_it(server: Server) -> None:
+    """Issue 20: an undeclared user is removed only after a stored state named it, never in silence."""
     inventory = RedisAclUsersProvider(connect_plain)
+    admin = server.admin()
+    # The users other tests made on this server count as declared.
+    others = [u for u in admin.acl_users() if u != "default"]
     props = {
         "database": "db-2",
         "endpoint": server.endpoint(),
         "admin_password": ADMIN_PASSWORD,
-        "users": ["salla_app"],
+        "users": sorted({"salla_app", *others}),
     }
-    outs = result_outs(inventory.create(props))
-    command(server.admin(), "ACL", "SETUSER", "intruder", "on", ">x", "~*", "+@all")
-    read = result_outs(inventory.read("db-2", outs))
-    assert read["drift"] == ["user intruder is on the database but declared by no consumer"]
-    assert inventory.diff("db-2", read, props).changes is True
-    inventory.update("db-2", read, props)
-    assert "intruder" not in server.admin().acl_users()
-    assert result_outs(inventory.read("db-2", outs))["drift"] == []
-    assert inventory.diff("db-2", outs, props).changes is False
+    command(admin, "ACL", "SETUSER", "intruder", "on", ">x", "~*", "+@all")
+    try:
+        # Create (the first deploy with the inventory) only lists it.
+        created = result_outs(inventory.create(props))
+        assert "intruder" in admin.acl_users()
+        assert created["found"] == ["intruder"] and created["repair"] == []
+        assert created["drift"] == [listed("intruder")]
+        # An update straight after (no refresh in between) removes nothing: no read named it due.
+        stored = result_outs(inventory.update("db-2", created, props))
+        assert "intruder" in admin.acl_users() and stored["found"] == ["intruder"]
+        # The refresh that finds it again names it due; the diff is a change.
+        read = result_outs(inventory.read("db-2", stored))
+        assert read["repair"] == ["intruder"] and read["drift"] == [due("intruder")]
+        assert inventory.diff("db-2", read, props).changes is True
+        # A user made after that refresh: the update removes only what the refresh named.
+        command(admin, "ACL", "SETUSER", "latecomer", "on", ">y", "~*", "+@all")
+        repaired = result_outs(inventory.update("db-2", read, props))
+        assert "intruder" not in admin.acl_users()
+        assert "latecomer" in admin.acl_users()
+        assert repaired["found"] == ["latecomer"] and repaired["drift"] == [listed("latecomer")]
+        # The next refresh names it due; the deploy after removes it; then nothing is left.
+        again = result_outs(inventory.read("db-2", repaired))
+        assert again["repair"] == ["latecomer"]
+        clean = result_outs(inventory.update("db-2", again, props))
+        assert "latecomer" not in admin.acl_users()
+        assert clean["drift"] == [] and inventory.diff("db-2", clean, props).changes is False
+    finally:
+        command(admin, "ACL", "DELUSER", "intruder", "latecomer")
 
 
 def test_delete_removes_the_user(server: Server, users: RedisUserProvider) -> None:
     outs = result_outs(users.create(declared(server, "salla_gone", "gone:", ["initial"])))
     users.delete("salla_gone", outs)
     assert "salla_gone" not in server.admin().acl_users()
-    assert users.read("salla_gone", outs).id == ""
+    # An import (no stored state, so no `drift` key) of a user that does not exist: nothing.
+    assert users.read("salla_gone", {k: v for k, v in outs.items() if k != "drift"}).id == ""
 
 
 def test_errors_never_show_a_secret(server: Server, users: RedisUserProvider) -> None:

@@ -4,7 +4,7 @@ Every consumer user gets exactly (docs/redis-acl.md explains each rule):
 
     reset on ><token>... ~<pattern>... resetchannels -@all +@read +@write +@connection +@transaction
     -@admin -@dangerous -@scripting -@pubsub -@blocking -keys -flushall -flushdb -acl -config
-    -script -client -debug -monitor -shutdown -memory
+    -script -client -debug -monitor -shutdown -memory -scan -randomkey -dbsize
 
 `reset` first, so one SETUSER leaves the user exactly as declared whatever it was before.
 """
@@ -43,6 +43,11 @@ COMMAND_RULES: tuple[str, ...] = (
     "-shutdown",
     # MEMORY is filed under @read, but DOCTOR/STATS/PURGE/MALLOC-STATS act on the whole server.
     "-memory",
+    # @read commands that take no key, so no key pattern applies: SCAN and RANDOMKEY return other
+    # consumers' key names, DBSIZE counts the whole database (Redis 6.2 COMMAND: first key 0).
+    "-scan",
+    "-randomkey",
+    "-dbsize",
 )
 USER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # A key prefix: no glob characters (`*?[]\`), no spaces; ends the pattern's literal part.

@@ -20,11 +20,16 @@ from __future__ import annotations
 import secrets
 from typing import Any, Protocol
 
+from clickhouse_sql import host_errors
+
 TOKEN_BYTES = 32
 
 
 class ExtensionError(RuntimeError):
     """An Upstash extension answered outside its documented behaviour (the message holds no token)."""
+
+
+host_errors.install(ExtensionError)  # worded for a user: the engine shows the message alone
 
 
 class Extensions(Protocol):

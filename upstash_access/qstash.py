@@ -9,6 +9,13 @@ QStashCredentialsProvider calls them only in create, update and read (refresh): 
 make no call, so a preview without refresh needs no Upstash credentials, and a no-op `up`
 calls nothing. Rotation is a config step: a new `signing_key_rotation` label makes update call
 the rotate endpoint exactly once; the first create only records the label.
+
+Exactly once also when the rotate call's reply is lost (the rotation happened, the update failed,
+the state still holds the previous label): the output `rotation_base` is the next key as the last
+create/update stored it (a refresh keeps it). Before rotating, the update reads the keys; when the
+current key is already `rotation_base`, the rotation it is asked for has happened (a lost reply,
+or a roll in the console): it stores the keys without rotating again, which would retire the key
+the receivers still verify with.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from clickhouse_sql import host_errors
 from dynamic_props import is_known, plain
 
 from .props import DRIFT
@@ -32,11 +40,15 @@ API_URL = "https://api.upstash.com"
 QSTASH_URL = "https://qstash.upstash.io"
 TIMEOUT_SECONDS = 30
 ROTATION = "signing_key_rotation"
-SECRET_OUTPUTS = ("token", "current_signing_key", "next_signing_key")
+BASE = "rotation_base"  # output: the next key as the last create/update stored it (secret)
+SECRET_OUTPUTS = ("token", "current_signing_key", "next_signing_key", BASE)
 
 
 class QStashApiError(RuntimeError):
     """A failed or unexpected API answer; the message names the call, never a credential."""
+
+
+host_errors.install(QStashApiError)  # worded for a user: the engine shows the message alone
 
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -92,6 +104,17 @@ class QStashCredentialsProvider(ResourceProvider):
         owner = str(body.get("customer_id") or "")
         if account and "@" in owner and owner.lower() != account.lower():
             raise QStashApiError(f"{where}: the QStash user belongs to {owner}, the stack declares {account}")
+        if account and "@" not in owner:
+            # No e-mail to compare (a team account's id, or none): the answer belongs to whoever the
+            # credentials authenticate, so the credentials themselves must be the declared account's.
+            # The program checks UPSTASH_EMAIL == accounts.upstashEmail when it loads; checked again
+            # here because this runs in the provider host (e.g. a `pulumi refresh`, no program load).
+            used = os.environ.get("UPSTASH_EMAIL", "").strip()
+            if used.lower() != account.lower():
+                raise QStashApiError(
+                    f"{where}: the QStash user names no account e-mail, and UPSTASH_EMAIL ({used}) is not "
+                    f"the account the stack declares ({account}): set UPSTASH_EMAIL/UPSTASH_API_KEY to it"
+                )
         return {
             "token": _field(body, "token", where),
             "qstash_user_id": str(body.get("id") or ""),
@@ -107,14 +130,23 @@ class QStashCredentialsProvider(ResourceProvider):
             "next_signing_key": _field(body, "next", where),
         }
 
-    def _fetch(self, p: Mapping[str, Any], *, rotate: bool) -> dict[str, Any]:
+    def rotated(self, token: str, base: str) -> dict[str, str]:
+        """Rotate unless the current key is already `base` (that rotation happened: its reply was lost)."""
+        keys = self.keys(token)
+        if base and keys["current_signing_key"] == base:
+            return keys
+        return self.keys(token, rotate=True)
+
+    def _fetch(self, p: Mapping[str, Any], *, rotate: bool, base: str = "") -> dict[str, Any]:
         user = self.user(str(p.get("account") or ""))
+        keys = self.rotated(user["token"], base) if rotate else self.keys(user["token"])
         return {
             "account": p.get("account"),
             ROTATION: p.get(ROTATION) or "",
             "token": user["token"],
             "qstash_user_id": user["qstash_user_id"],
-            **self.keys(user["token"], rotate=rotate),
+            **keys,
+            BASE: keys["next_signing_key"],
             DRIFT: [],
         }
 
@@ -136,7 +168,8 @@ class QStashCredentialsProvider(ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         olds, news = plain(_olds), plain(_news)
         rotate = bool(news.get(ROTATION)) and (olds.get(ROTATION) or "") != news.get(ROTATION)
-        return UpdateResult(self._fetch(news, rotate=rotate))
+        base = str(olds.get(BASE) or olds.get("next_signing_key") or "")
+        return UpdateResult(self._fetch(news, rotate=rotate, base=base))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = plain(props)
@@ -149,7 +182,9 @@ class QStashCredentialsProvider(ResourceProvider):
             p.get("next_signing_key"),
         ):
             drift.append("the signing keys changed outside the program (rolled in the console?)")
-        return ReadResult(id_, {**fresh, DRIFT: drift})
+        # A refresh stores the keys it finds, but not as the rotation's base (see the module doc).
+        base = p.get(BASE) or p.get("next_signing_key") or fresh[BASE]
+        return ReadResult(id_, {**fresh, BASE: base, DRIFT: drift})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None  # the account's QStash credentials outlive the stack

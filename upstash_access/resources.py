@@ -109,6 +109,7 @@ class QStashCredentials(pulumi.dynamic.Resource, module="upstash", name="QStashC
             "current_signing_key": None,
             "next_signing_key": None,
             "qstash_user_id": None,
+            "rotation_base": None,
             "drift": None,
         }
         super().__init__(QStashCredentialsProvider(), resource_name, props, _options(opts, SECRET_OUTPUTS))

@@ -11,7 +11,9 @@ Rotation, like the ClickHouse users (consumers.<name>.passwords):
 - [a, b] -> [b]: `ACL SETUSER u <a`: only b works.
 Anything else the server holds that the declaration does not (a rule, pattern or flag changed by
 hand, an unknown password) is drift on read, and the next update resets the user to exactly the
-declaration in one `ACL SETUSER <u> reset ...`, keeping the declared tokens.
+declaration in one `ACL SETUSER <u> reset ...`, keeping the declared tokens. A user deleted by hand
+is kept in the state with the drift MISSING (not forgotten, which would mint new tokens and lock
+the consumers out): the next update creates it again with the stored tokens.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ from .props import DRIFT, RETIRING, PreciseDiff
 PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 TOKENS = "tokens"
 SHAPE = "acl"
+MISSING = (
+    "missing on the server (deleted by hand?): the next deploy creates it again with its stored tokens "
+    "(the consumers' credentials stay valid)"
+)
 
 
 def labels(value: Any) -> list[str]:
@@ -94,8 +100,7 @@ class RedisUserProvider(ResourceProvider):
         name, wanted = p["name"], labels(p["passwords"])
         stored: dict[str, str] = dict((olds or {}).get(TOKENS) or {})
         label = self.label(p)
-        client = connection.open_admin(self._connect, p, label)
-        try:
+        with connection.admin(self._connect, p, label, list(stored.values())) as client:
             live = self._observe(client, name)
             tokens = {lab: stored[lab] for lab in wanted if lab in stored}
             ext = (self._extensions or UpstashExtensions)()
@@ -106,8 +111,6 @@ class RedisUserProvider(ResourceProvider):
             secrets = [p["admin_password"], *stored.values(), *tokens.values()]
             connection.run(client, label, secrets, *todo)
             after = self._observe(client, name)
-        finally:
-            client.close()
         if after is None:
             raise connection.RedisAclError(f"{label}: the user is missing right after ACL SETUSER")
         return {**self._outputs(p), TOKENS: tokens, SHAPE: after.shape(), DRIFT: []}
@@ -194,19 +197,19 @@ class RedisUserProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = {"name": id_, **plain(props)}
-        client = connection.open_admin(self._connect, p, self.label(p))
+        stored = list((p.get(TOKENS) or {}).values())
         try:
-            live = self._observe(client, id_)
-        finally:
-            client.close()
-        if live is None:
+            with connection.admin(self._connect, p, self.label(p), stored) as client:
+                live = self._observe(client, id_)
+        except connection.AdminPasswordRefused as exc:  # stale stored password: drift (the next up repairs)
+            return ReadResult(id_, {**p, DRIFT: [str(exc)]})
+        if live is None and DRIFT not in p:  # an import (no stored state): nothing to keep
             return ReadResult("", {})
+        if live is None:  # kept, not forgotten: the next update creates it again with the stored tokens
+            return ReadResult(id_, {**p, DRIFT: [MISSING]})
         return ReadResult(id_, {**p, DRIFT: self.drift(live, p)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         p = plain(_props)
-        client = connection.open_admin(self._connect, p, self.label(p))
-        try:
+        with connection.admin(self._connect, p, self.label(p)) as client:
             connection.run(client, self.label(p), [p["admin_password"]], ["ACL", "DELUSER", p["name"]])
-        finally:
-            client.close()
