@@ -13,6 +13,7 @@ from typing import Any
 
 from clickhouse_sql import login
 from clickhouse_sql.client import Connection, Endpoint
+from dynamic_props import host_port
 
 ENDPOINT_KEYS = ("host", "port")
 
@@ -23,20 +24,8 @@ def endpoint_of(props: Mapping[str, Any]) -> Endpoint:
     A stored `connection` from before the login moved to the environment may still hold
     username/password: they are ignored here (never used, never returned).
     """
-    raw = props.get("connection")
-    if not isinstance(raw, Mapping):
-        raise ValueError("connection must be a mapping {host, port}")
-    host, port = raw.get("host"), raw.get("port")
-    if not isinstance(host, str) or not host:
-        raise ValueError("connection.host must be a non-empty string")
-    if (
-        isinstance(port, bool)
-        or not isinstance(port, int | float)
-        or port != int(port)
-        or not 0 < port < 65536
-    ):
-        raise ValueError(f"connection.port must be a TCP port number, got {port!r}")
-    return Endpoint(host=host, port=int(port))
+    host, port = host_port(props, "connection")
+    return Endpoint(host=host, port=port)
 
 
 def connection_of(props: Mapping[str, Any], who: login.Login) -> Connection:

@@ -29,3 +29,22 @@ def is_known(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(is_known(v) for v in value)
     return True
+
+
+def host_port(props: Mapping[str, Any], key: str) -> tuple[str, int]:
+    """The validated `{host, port}` mapping of the property `key` (port as int); a ValueError names
+    `key` and the part that is wrong. Other keys of the mapping are ignored."""
+    raw = props.get(key)
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{key} must be a mapping {{host, port}}")
+    host, port = raw.get("host"), raw.get("port")
+    if not isinstance(host, str) or not host:
+        raise ValueError(f"{key}.host must be a non-empty string")
+    if (
+        isinstance(port, bool)
+        or not isinstance(port, int | float)
+        or port != int(port)
+        or not 0 < port < 65536
+    ):
+        raise ValueError(f"{key}.port must be a TCP port number, got {port!r}")
+    return host, int(port)

@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from clickhouse_sql import host_errors
+from dynamic_props import host_port
 
 ADMIN_USER = "default"  # Upstash's admin user (cannot be changed through ACL)
 TIMEOUT_SECONDS = 15
@@ -67,20 +68,7 @@ def connect_plain(host: str, port: int, password: str) -> redis.Redis:
 
 
 def endpoint_of(props: Mapping[str, Any]) -> tuple[str, int]:
-    raw = props.get("endpoint")
-    if not isinstance(raw, Mapping):
-        raise ValueError("endpoint must be a mapping {host, port}")
-    host, port = raw.get("host"), raw.get("port")
-    if not isinstance(host, str) or not host:
-        raise ValueError("endpoint.host must be a non-empty string")
-    if (
-        isinstance(port, bool)
-        or not isinstance(port, int | float)
-        or port != int(port)
-        or not 0 < port < 65536
-    ):
-        raise ValueError(f"endpoint.port must be a TCP port number, got {port!r}")
-    return host, int(port)
+    return host_port(props, "endpoint")
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
