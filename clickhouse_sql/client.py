@@ -44,8 +44,8 @@ ACCESS_DENIED_HINT = (
     "warehouse database: something outside that (e.g. granted by hand elsewhere) must be revoked "
     "by an admin; `pulumi refresh` shows it under this object's `drift`"
 )
-# The consumers' users are in the namespace (settings.consumers.SQL_NAMESPACE; a test keeps them
-# equal): the provisioner may alter or drop a user outside it only with the migration grants.
+# The consumers' users are in this namespace (settings.consumers.SQL_NAMESPACE is this constant):
+# the provisioner may alter or drop a user outside it only with the migration grants.
 NAMESPACE = "salla_"
 _USER_LABEL = re.compile(r"user `([^`]+)`")
 

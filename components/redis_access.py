@@ -17,7 +17,8 @@ import pulumi
 import upstash_pulumi as upstash
 
 from settings import Consumer, RedisDatabase
-from settings.redis import consumer_key_patterns, redis_user_name
+from settings.consumers import sql_user_name
+from settings.redis import consumer_key_patterns
 from upstash_access.extensions import rest_token
 from upstash_access.resources import RedisAclUsers, RedisUser
 
@@ -58,7 +59,7 @@ def consumer_users(
         newest = c.passwords[-1]
         user = RedisUser(
             f"{name}-{consumer}-user",
-            name=redis_user_name(consumer),
+            name=sql_user_name(consumer),  # its Redis user has its SQL user's name
             database=database.database_id,
             endpoint=endpoint,
             admin_password=database.password,
@@ -78,7 +79,7 @@ def consumer_users(
         database=database.database_id,
         endpoint=endpoint,
         admin_password=database.password,
-        users=[redis_user_name(c) for c in consumers],
+        users=[sql_user_name(c) for c in consumers],
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
     return access

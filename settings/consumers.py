@@ -12,6 +12,8 @@ from pydantic import (
     model_validator,
 )
 
+from clickhouse_sql.client import NAMESPACE
+
 from .errors import fail, rule
 from .passwords import OBSERVER_USER, PROVISIONER_USER
 from .redis import KEY_PREFIX
@@ -30,7 +32,7 @@ INITIAL_PASSWORD = "initial"
 # Every SQL user, settings profile and quota the program manages carries this prefix: the
 # provisioning user's user management is granted on `salla_*` only (docs/provisioning.md), so it
 # cannot touch a user made by hand (a BI tool, `default`, `observer`, itself).
-SQL_NAMESPACE = "salla_"
+SQL_NAMESPACE = NAMESPACE  # defined once, where the SQL provider needs it (clickhouse_sql.client)
 GIB = 1024**3
 
 

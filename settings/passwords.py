@@ -12,11 +12,13 @@ import binascii
 import hashlib
 import re
 
+from clickhouse_sql import login
+
 PASSWORD_MIN_LENGTH = 16
 # The SQL user the program's SQL objects are managed with (created by `make provisioner`).
-PROVISIONER_USER = "provisioner"
+PROVISIONER_USER = login.PROVISIONER
 # The read-only SQL user previews, plans and drift jobs log in as (also made by `make provisioner`).
-OBSERVER_USER = "observer"
+OBSERVER_USER = login.OBSERVER
 # base64 of a 32-byte digest: 43 significant characters and one `=` of padding.
 SHA256_B64_LENGTH = 44
 

@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 # A key pattern: a literal prefix (no glob characters `?[]\`, no spaces), optionally ending in '*'.
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9:._{}/-]*\*?$")
 KEY_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._{}/-]{0,62}$")
-# A consumer's Redis ACL user: the SQL namespace's convention (salla_<consumer>, '-' -> '_').
-REDIS_USER_PREFIX = "salla_"
-
-
-def redis_user_name(consumer: str) -> str:
-    return REDIS_USER_PREFIX + consumer.replace("-", "_")
 
 
 def _key_patterns(values: list[str]) -> list[str]:

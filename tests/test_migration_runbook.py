@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from clickhouse_sql import ClickHouseSQLError, client
-from settings.consumers import SQL_NAMESPACE
+from settings.consumers import SQL_NAMESPACE, sql_user_name
 from tests.ch_model import ACCESS_DENIED, ClickHouseModel, ModelError
 from tests.sql_engine import Engine, declare
 from tests.test_sql_login import OLD_PASSWORD, P
@@ -135,4 +135,5 @@ def test_other_access_denied_errors_keep_the_data_privileges_hint() -> None:
         assert client.access_denied_hint(label, "prod") == client.ACCESS_DENIED_HINT
     assert "LEGACY=1" in client.access_denied_hint("user `bi_tool`", None)
     assert "STACK=<stack> LEGACY=1" in client.access_denied_hint("user `bi_tool`", None)
-    assert client.NAMESPACE == SQL_NAMESPACE
+    # The hint's namespace is the one the consumers' users are named in (defined once).
+    assert client.access_denied_hint(f"user `{sql_user_name('app')}`", "prod") == client.ACCESS_DENIED_HINT
