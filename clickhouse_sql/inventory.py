@@ -123,9 +123,6 @@ class AccessInventoryProvider(SqlProvider):
         "operators": names,
     }
 
-    def label(self, props: Mapping[str, Any]) -> str:
-        return f"access inventory `{props.get('name')}`"
-
     def observe(self, sql: Session, p: Mapping[str, Any]) -> LiveInventory:
         holders: list[tuple[str, str, str]] = []
         for role in names(p["roles"]):
@@ -252,7 +249,3 @@ class AccessInventoryProvider(SqlProvider):
             for finding in repaired:
                 sql.run(*finding.statements)
         return UpdateResult(self.record(news, [f for f in found if f not in repaired]))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """No SQL (the inventory owns no object); still refused with the read-only login, like every kind."""
-        self.writer(plain(_props), "delete")

@@ -6,6 +6,7 @@ a preview as `pulumi.output.Unknown`; `__provider` is the serialized provider it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,9 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 PROVIDER_KEY = "__provider"
+# A rotation label (a consumer's `passwords`, `messaging.signingKeyRotation`): lowercase letters,
+# digits and hyphens, at most 31; checked by the settings and again by the providers.
+LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
 def plain(props: Mapping[str, Any]) -> dict[str, Any]:

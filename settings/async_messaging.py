@@ -12,6 +12,8 @@ from pydantic import (
     model_validator,
 )
 
+from dynamic_props import LABEL
+
 from .errors import ConfigProblem, fail, rule
 from .rules import (
     HttpsUrl,
@@ -20,7 +22,6 @@ from .rules import (
     non_empty,
 )
 
-ROTATION_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 # Config keys the program no longer reads: the QStash token and signing keys come from the API.
 FORMER_KEYS = ("qstashToken", "qstashCurrentSigningKey", "qstashNextSigningKey")
 
@@ -77,7 +78,7 @@ class Messaging(Settings):
     @model_validator(mode="after")
     def _rotation_label(self) -> Messaging:
         label = self.signing_key_rotation
-        if label is not None and not ROTATION_LABEL.match(label):
+        if label is not None and not LABEL.match(label):
             fail(
                 rule(
                     "is not a rotation label: lowercase letters, digits and hyphens (max 31)",

@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from clickhouse_sql.client import NAMESPACE
+from dynamic_props import LABEL
 
 from .errors import fail, rule
 from .passwords import OBSERVER_USER, PROVISIONER_USER
@@ -25,7 +26,6 @@ from .rules import (
 from .vercel_delivery import Vercel
 
 CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
-PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 # The label of the password every consumer had before `passwords` existed (its RandomPassword keeps
 # the old resource name and keepers, so switching from `rotation` to `passwords` changes no password).
 INITIAL_PASSWORD = "initial"
@@ -45,7 +45,7 @@ def _password_labels(values: list[str]) -> list[str]:
             value=v,
         )
         for i, v in enumerate(values)
-        if not PASSWORD_LABEL.match(v)
+        if not LABEL.match(v)
     ]
     if not 1 <= len(values) <= 2:
         problems.append(
@@ -129,7 +129,7 @@ class Consumer(Settings):
     )
     limits: Limits | None = None
     # Required when consumers share a Redis database: the prefix of every key its Redis user may
-    # touch (settings.redis.key_prefix_problems; docs/redis-acl.md).
+    # touch (settings.redis.key_prefixes; docs/redis-acl.md).
     key_prefix: str | None = Field(None, examples=["app:"])
     # Step 1 of removing a consumer from a protected stack: lifts `protect` from its SQL user,
     # limits and passwords (the next `up` changes nothing else); step 2 deletes the entry.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import (
@@ -55,8 +54,8 @@ def consumer_key_patterns(database: RedisDatabase, prefix: str | None) -> list[s
     return [(prefix or "") + pattern for pattern in database.key_patterns]
 
 
-def key_prefix_problems(consumers: Mapping[str, Consumer]) -> None:
-    """Consumers sharing a Redis database need distinct, non-overlapping keyPrefix values."""
+def key_prefixes(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
+    """Consumers sharing a Redis database need distinct, non-overlapping keyPrefix values (a validator)."""
     problems = []
     for database in ("cache", "pipeline"):
         sharing = {name: c for name, c in consumers.items() if c.redis == database}
@@ -99,6 +98,7 @@ def key_prefix_problems(consumers: Mapping[str, Consumer]) -> None:
                 )
     if problems:
         fail(*problems)
+    return consumers
 
 
 class RedisDatabase(Settings):

@@ -25,7 +25,7 @@ from .data_warehouse import LIFECYCLE_TAG, Warehouse
 from .errors import fail, rule
 from .passwords import is_sha256_b64
 from .pipeline_state import PipelineState
-from .redis import key_prefix_problems
+from .redis import key_prefixes
 from .rules import (
     NonEmpty,
     Settings,
@@ -101,11 +101,6 @@ class StackConfig(Settings):
         if problems:
             fail(*problems)
         return value
-
-
-def key_prefixes(consumers: dict[str, Consumer]) -> dict[str, Consumer]:
-    key_prefix_problems(consumers)
-    return consumers
 
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:

@@ -18,22 +18,19 @@ the consumers out): the next update creates it again with the stored tokens.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, ResourceProvider, UpdateResult
 from pulumi.runtime import rpc
 
-from dynamic_props import is_known, plain
+from dynamic_props import LABEL, is_known, plain
 
 from . import acl, connection
 from .connection import Connect
 from .extensions import Extensions, UpstashExtensions
 from .props import DRIFT, RETIRING, PreciseDiff
 
-# The consumers' password labels (settings.consumers.PASSWORD_LABEL; repeated: no settings import here).
-PASSWORD_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 TOKENS = "tokens"
 SHAPE = "acl"
 MISSING = (
@@ -49,7 +46,7 @@ def labels(value: Any) -> list[str]:
     if not 1 <= len(found) <= 2 or len(set(found)) != len(found):
         raise ValueError("passwords must hold 1 label, or 2 distinct ones while a rotation is in progress")
     for label in found:
-        if not PASSWORD_LABEL.match(label):
+        if not LABEL.match(label):
             raise ValueError(f"password label {label!r}: lowercase letters, digits and hyphens (max 31)")
     return found
 
