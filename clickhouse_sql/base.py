@@ -39,47 +39,27 @@ from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
     CreateResult,
-    DiffResult,
     ReadResult,
     ResourceProvider,
     UpdateResult,
 )
 from pulumi.runtime import rpc
 
-from clickhouse_sql import adoption, client, host_errors, login, statements
+from clickhouse_sql import adoption, client, login, statements
 from clickhouse_sql.client import ExecutorFactory, Session
 from clickhouse_sql.endpoint import connection_of, endpoint_of, login_keys
-from dynamic_props import is_known, plain
+from dynamic_props import DRIFT as DRIFT
+from dynamic_props import RETIRING as RETIRING
+from dynamic_props import PreciseDiff as PreciseDiff
+from dynamic_props import host_errors, is_known, plain
 
-# Errors worded for a user reach the engine without a traceback (see clickhouse_sql.host_errors).
+# Errors worded for a user reach the engine without a traceback (see dynamic_props.host_errors).
 host_errors.install(client.ClickHouseSQLError, client.ClickHouseUnreachableError, login.ClickHouseLoginError)
 
 UNKNOWN_ROLE = 511  # ClickHouse error code: the role does not exist (any more)
-DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
-RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no SQL
 MISSING = "missing on the server (dropped by hand?): the next deploy creates it again as declared"
 # Input and output: the stack's name, for error messages (`make provisioner STACK=...`); no SQL.
 STACK = "stack"
-
-
-class PreciseDiff(DiffResult):
-    """A DiffResult that also lists exactly which keys changed (`diffs`).
-
-    The installed SDK's dynamic provider host (pulumi/dynamic/__main__.py, Diff) forwards
-    `changes`, `replaces` and `delete_before_replace` to the engine; its DiffResult has no
-    `diffs` field, so `diffs` is for callers and tests (the engine derives the per-property
-    display itself from old and new values).
-    """
-
-    def __init__(
-        self, diffs: Sequence[str], replaces: Sequence[str], delete_before_replace: bool | None
-    ) -> None:
-        super().__init__(
-            changes=bool(diffs),
-            replaces=list(replaces),
-            delete_before_replace=delete_before_replace if replaces else None,
-        )
-        self.diffs = list(diffs)
 
 
 # --- property helpers -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Property helpers shared by the project's dynamic providers (clickhouse_sql, upstash_access).
+"""Property helpers shared by the project's dynamic providers (clickhouse_sql, upstash_access);
+`host_errors` makes their worded errors reach the engine without a traceback.
 
 Values arrive from the engine with RPC secret wrappers, and in check/diff, values not yet known in
 a preview as `pulumi.output.Unknown`; `__provider` is the serialized provider itself.
@@ -7,16 +8,39 @@ a preview as `pulumi.output.Unknown`; `__provider` is the serialized provider it
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pulumi.dynamic import DiffResult
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 PROVIDER_KEY = "__provider"
+DRIFT = "drift"  # output: what refresh found on the server that differs from the declaration
+RETIRING = "retiring"  # input and output: the consumer is being removed (prod: unprotected); no change
 # A rotation label (a consumer's `passwords`, `messaging.signingKeyRotation`): lowercase letters,
 # digits and hyphens, at most 31; checked by the settings and again by the providers.
 LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+class PreciseDiff(DiffResult):
+    """A DiffResult that also lists exactly which keys changed (`diffs`).
+
+    The installed SDK's dynamic provider host (pulumi/dynamic/__main__.py, Diff) forwards
+    `changes`, `replaces` and `delete_before_replace` to the engine; its DiffResult has no
+    `diffs` field, so `diffs` is for callers and tests (the engine derives the per-property
+    display itself from old and new values).
+    """
+
+    def __init__(
+        self, diffs: Sequence[str], replaces: Sequence[str], delete_before_replace: bool | None
+    ) -> None:
+        super().__init__(
+            changes=bool(diffs),
+            replaces=list(replaces),
+            delete_before_replace=delete_before_replace if replaces else None,
+        )
+        self.diffs = list(diffs)
 
 
 def plain(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Upstash access objects as Pulumi dynamic resources: Redis ACL users and the QStash credentials.
 
 The same model as clickhouse_sql (observe -> converge on create/update, drift on read, stored drift
-is a change for diff, nothing run on a no-op `up`), for what no Upstash provider resource manages:
+is a change for diff, nothing run on a no-op `up`), with its property helpers and clean errors
+(dynamic_props), for what no Upstash provider resource manages:
 
-    props        property helpers (secret wrappers, unknowns, drift/retiring keys)
     acl          pure: the consumers' ACL rules, names, key patterns, GETUSER normalisation
     extensions   the seam: Upstash-only ACL subcommands (GENTOKEN), their documented behaviour
     connection   the admin connection (redis-py, TLS) and error scrubbing

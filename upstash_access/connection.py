@@ -14,8 +14,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from clickhouse_sql import host_errors
-from dynamic_props import host_port
+from dynamic_props import host_errors, host_port
 
 ADMIN_USER = "default"  # Upstash's admin user (cannot be changed through ACL)
 TIMEOUT_SECONDS = 15

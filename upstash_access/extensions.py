@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Protocol
 
-from clickhouse_sql import host_errors
+from dynamic_props import host_errors
 
 TOKEN_BYTES = 32
 

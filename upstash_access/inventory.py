@@ -25,11 +25,10 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from dynamic_props import is_known, plain
+from dynamic_props import DRIFT, is_known, plain
 
 from . import connection
 from .connection import ADMIN_USER, Connect
-from .props import DRIFT
 
 FOUND = "found"  # output: the undeclared users the last create/read/update listed
 REPAIR = "repair"  # output: the undeclared users the next update removes (listed twice: due)

@@ -31,10 +31,7 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from clickhouse_sql import host_errors
-from dynamic_props import is_known, plain
-
-from .props import DRIFT
+from dynamic_props import DRIFT, host_errors, is_known, plain
 
 API_URL = "https://api.upstash.com"
 QSTASH_URL = "https://qstash.upstash.io"

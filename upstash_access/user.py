@@ -24,12 +24,11 @@ from typing import Any, ClassVar
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, ResourceProvider, UpdateResult
 from pulumi.runtime import rpc
 
-from dynamic_props import LABEL, is_known, plain
+from dynamic_props import DRIFT, LABEL, RETIRING, PreciseDiff, is_known, plain
 
 from . import acl, connection
 from .connection import Connect
 from .extensions import Extensions, UpstashExtensions
-from .props import DRIFT, RETIRING, PreciseDiff
 
 TOKENS = "tokens"
 SHAPE = "acl"
