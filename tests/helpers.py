@@ -60,3 +60,9 @@ def config_error(stack: str, overrides: dict[str, Any]) -> str:
 def stack_value(stack: str, key: str) -> Any:
     """A deep copy of one structured value of a committed stack file."""
     return copy.deepcopy(harness.read_stack_config(stack)[f"{harness.PROJECT}:{key}"])
+
+
+def result_outs(result: Any) -> dict[str, Any]:
+    """A dynamic provider CRUD result's outputs (the SDK types them optional)."""
+    assert result.outs is not None
+    return dict(result.outs)

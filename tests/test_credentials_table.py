@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from settings.credentials import WITHHOLDABLE
+from tests.helpers import run_ok
 from tests.test_workflow import (
     INFRA,
     ROOT,
@@ -35,13 +36,13 @@ from tests.test_workflow import (
     load,
     mutated,
     pulumi_steps,
+    step_env,
     steps,
     with_,
     writes_state,
 )
 from tests.test_workflow_plan import ACCESS_TARGETS
 from tests.test_workflow_trust import readme_environments
-from tools import harness
 
 TABLE = ROOT / ".github" / "credentials.yml"
 PLANES = {"control", "data", "identity"}
@@ -202,21 +203,11 @@ def test_the_table_sees_prod_write_credentials(table: dict[str, Any]) -> None:
 
 
 # -- the checks catch a broken workflow or table --------------------------------------------------
-def _env_of(job_id: str, name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def get(wf: dict[str, Any]) -> dict[str, Any]:
-        step = next(s for s in steps(wf["jobs"][job_id]) if name in (s.get("env") or {}))
-        env = step["env"]
-        assert isinstance(env, dict)
-        return env
-
-    return get
-
-
 BREAK_WORKFLOW: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "upstash-key-in-plan": lambda wf: _env_of("plan-prod", "UPSTASH_API_KEY")(wf).update(
+    "upstash-key-in-plan": lambda wf: step_env("plan-prod", "preview")(wf).update(
         UPSTASH_API_KEY="${{ secrets.UPSTASH_API_KEY }}"
     ),
-    "vercel-key-in-drift": lambda wf: _env_of("drift-prod", "VERCEL_API_TOKEN")(wf).update(
+    "vercel-key-in-drift": lambda wf: step_env("drift-prod", "preview")(wf).update(
         VERCEL_API_TOKEN="${{ secrets.VERCEL_API_TOKEN }}"
     ),
     "deploy-role-in-plan": lambda wf: next(
@@ -225,7 +216,7 @@ BREAK_WORKFLOW: dict[str, Callable[[dict[str, Any]], Any]] = {
     "admin-drift-ungated": lambda wf: wf["jobs"]["drift-prod-admin-keys"].update(
         environment="production-plan"
     ),
-    "undeclared-secret": lambda wf: _env_of("deploy-dev", "UPSTASH_API_KEY")(wf).update(
+    "undeclared-secret": lambda wf: step_env("deploy-dev", "up")(wf).update(
         EXTRA="${{ secrets.SOME_TOKEN }}"
     ),
     "dynamic-secrets": lambda wf: wf["jobs"]["drift-dev"].update(env={"ALL": "${{ toJSON(secrets) }}"}),
@@ -240,24 +231,20 @@ def test_credential_check_catches(
 
 
 BREAK_LOGIN: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "provisioner-in-plan": lambda wf: _env_of("plan-prod", "CLICKHOUSE_TOKEN_KEY")(wf).update(
+    "provisioner-in-plan": lambda wf: step_env("plan-prod", "preview")(wf).update(
         CLICKHOUSE_SQL_USER="provisioner", CLICKHOUSE_SQL_PASSWORD="${{ secrets.CLICKHOUSE_SQL_PASSWORD }}"
     ),
-    "observer-in-pr-preview": lambda wf: _env_of("preview-dev", "CLICKHOUSE_TOKEN_KEY")(wf).update(
+    "observer-in-pr-preview": lambda wf: step_env("preview-dev", "preview")(wf).update(
         CLICKHOUSE_SQL_USER="observer", CLICKHOUSE_SQL_PASSWORD="${{ secrets.CLICKHOUSE_SQL_PASSWORD }}"
     ),
-    "observer-refreshes-prod": lambda wf: _env_of("deploy-prod", "CLICKHOUSE_SQL_USER")(wf).update(
+    "observer-refreshes-prod": lambda wf: step_env("deploy-prod", "refresh")(wf).update(
         CLICKHOUSE_SQL_USER="observer"
     ),
-    "observer-in-deploy": lambda wf: next(
-        s for s in steps(wf["jobs"]["deploy-prod"]) if with_(s).get("command") == "up"
-    )["env"].update(CLICKHOUSE_SQL_USER="observer"),
-    "computed-user": lambda wf: _env_of("drift-dev", "CLICKHOUSE_SQL_USER")(wf).update(
+    "observer-in-deploy": lambda wf: step_env("deploy-prod", "up")(wf).update(CLICKHOUSE_SQL_USER="observer"),
+    "computed-user": lambda wf: step_env("drift-dev", "preview")(wf).update(
         CLICKHOUSE_SQL_USER="${{ vars.SQL_USER }}"
     ),
-    "password-without-user": lambda wf: _env_of("drift-dev", "CLICKHOUSE_SQL_USER")(wf).pop(
-        "CLICKHOUSE_SQL_USER"
-    ),
+    "password-without-user": lambda wf: step_env("drift-dev", "preview")(wf).pop("CLICKHOUSE_SQL_USER"),
 }
 
 
@@ -295,13 +282,12 @@ def urn_glob(pattern: str) -> re.Pattern[str]:
 
 
 def test_the_drift_globs_match_exactly_the_withheld_providers_resources() -> None:
-    run = harness.run_program("prod", preview=True)
-    assert run.error is None, run.error
+    run = run_ok("prod", preview=True)
     globs = {provider: urn_glob(f"**{provider}:index/**") for provider in WITHHOLDABLE}
     # The project's own Upstash objects: the QStash credentials (the Upstash API key) and the Redis
     # ACL users (each database's admin password): no job without an approval reads them.
     globs["upstash-admin"] = urn_glob("**dynamic/upstash:**")
-    workflow = (ROOT / ".github" / "workflows" / "infra.yml").read_text()
+    workflow = INFRA.read_text()
     assert workflow.count("'**dynamic/upstash:**'") >= 4  # 2 daily excludes, 2 weekly targets (+ the deploy)
     types = {r.type for r in run.resources}
     assert any(t.startswith("upstash:") for t in types), "the prod stack declares Upstash resources"
@@ -320,10 +306,9 @@ def test_the_deploy_refresh_globs_match_exactly_the_access_objects() -> None:
     """deploy-prod's `pulumi refresh --target` reads every dynamic resource (the SQL access objects,
     the Redis ACL users, the QStash credentials) and nothing else: not the ClickHouse service, the
     Upstash databases and topics or the Vercel variables, whose keys it does not hold."""
-    run = harness.run_program("prod", preview=True)
-    assert run.error is None, run.error
+    run = run_ok("prod", preview=True)
     globs = [urn_glob(target) for target in ACCESS_TARGETS]
-    workflow = (ROOT / ".github" / "workflows" / "infra.yml").read_text()
+    workflow = INFRA.read_text()
     # Once in deploy-prod; `**dynamic/upstash:**` also in the two weekly admin-key refreshes.
     assert workflow.count("--target '**dynamic/clickhouse:**'") == 1
     assert workflow.count("--target '**dynamic/upstash:**'") == 3

@@ -8,15 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import result_outs
 from upstash_access.qstash import QStashApiError, QStashCredentialsProvider
 
 from .qstash_standin import API_KEY, EMAIL, Account, serving
-
-
-def result_outs(result: Any) -> dict[str, Any]:
-    """A CRUD result's outputs (the SDK types them optional)."""
-    assert result.outs is not None
-    return dict(result.outs)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.helpers import result_outs
 from upstash_access import acl
 from upstash_access.connection import RedisAclError, connect_plain
 from upstash_access.extensions import ExtensionError, LocalTokens, UpstashExtensions
@@ -20,12 +21,6 @@ from upstash_access.inventory import RedisAclUsersProvider, due, listed
 from upstash_access.user import RedisUserProvider
 
 from .redis_server import ADMIN_PASSWORD, Server, command, running
-
-
-def result_outs(result: Any) -> dict[str, Any]:
-    """A CRUD result's outputs (the SDK types them optional)."""
-    assert result.outs is not None
-    return dict(result.outs)
 
 
 @pytest.fixture(scope="module")

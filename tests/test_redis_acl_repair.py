@@ -16,6 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tests.helpers import result_outs
 from upstash_access import connection, qstash
 from upstash_access.connection import AdminPasswordRefused, RedisAclError, connect_plain
 from upstash_access.extensions import ExtensionError, LocalTokens
@@ -23,7 +24,7 @@ from upstash_access.inventory import RedisAclUsersProvider
 from upstash_access.user import MISSING, RedisUserProvider
 
 from .redis_server import ADMIN_PASSWORD, Server, command, running
-from .test_redis_acl import declared, newest, result_outs
+from .test_redis_acl import declared, newest
 
 NEW_ADMIN_PASSWORD = "reset-in-the-console-Pa55"
 

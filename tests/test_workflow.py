@@ -1206,7 +1206,7 @@ def test_provider_credentials_come_from_secrets(infra: dict[str, Any]) -> None:
     assert provider_env_violations(infra) == []
 
 
-def _step_env(job_id: str, command: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def step_env(job_id: str, command: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def env_of(wf: dict[str, Any]) -> dict[str, Any]:
         step = next(s for s in pulumi_steps(wf["jobs"][job_id]) if with_(s)["command"] == command)
         original = next(s for s in steps(wf["jobs"][job_id]) if s.get("name") == step.get("name"))
@@ -1218,15 +1218,15 @@ def _step_env(job_id: str, command: str) -> Callable[[dict[str, Any]], dict[str,
 
 
 BREAK_PROVIDER_ENV: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "real-key-in-plan": lambda wf: _step_env("plan-prod", "preview")(wf).update(
+    "real-key-in-plan": lambda wf: step_env("plan-prod", "preview")(wf).update(
         UPSTASH_API_KEY="${{ secrets.UPSTASH_API_KEY }}"
     ),
-    "undeclared-withheld": lambda wf: _step_env("drift-prod", "preview")(wf).pop(WITHHELD_VARIABLE),
-    "withheld-in-deploy": lambda wf: _step_env("deploy-prod", "up")(wf).update(
+    "undeclared-withheld": lambda wf: step_env("drift-prod", "preview")(wf).pop(WITHHELD_VARIABLE),
+    "withheld-in-deploy": lambda wf: step_env("deploy-prod", "up")(wf).update(
         {WITHHELD_VARIABLE: "upstash", "UPSTASH_API_KEY": WITHHELD_VALUE}
     ),
-    "literal-key": lambda wf: _step_env("deploy-dev", "up")(wf).update(CLICKHOUSE_TOKEN_KEY="abc"),
-    "missing-vercel": lambda wf: _step_env("drift-prod-admin-keys", "refresh")(wf).pop("VERCEL_API_TOKEN"),
+    "literal-key": lambda wf: step_env("deploy-dev", "up")(wf).update(CLICKHOUSE_TOKEN_KEY="abc"),
+    "missing-vercel": lambda wf: step_env("drift-prod-admin-keys", "refresh")(wf).pop("VERCEL_API_TOKEN"),
 }
 
 
