@@ -19,7 +19,6 @@ import upstash_pulumi as upstash
 from settings import Consumer, RedisDatabase
 from settings.consumers import sql_user_name
 from settings.redis import consumer_key_patterns
-from upstash_access.extensions import rest_token
 from upstash_access.resources import RedisAclUsers, RedisUser
 
 from .urls import credential_url
@@ -73,7 +72,8 @@ def consumer_users(
         url = pulumi.Output.all(user.name, token, database.endpoint, database.port).apply(
             lambda parts: credential_url("rediss", *parts)
         )
-        access[consumer] = RedisAccess(url=url, rest_url=rest_url, rest_token=token.apply(rest_token))
+        # The REST token is the GENTOKEN token itself (upstash_access.extensions).
+        access[consumer] = RedisAccess(url=url, rest_url=rest_url, rest_token=token)
     RedisAclUsers(
         f"{name}-acl-users",
         database=database.database_id,

@@ -57,8 +57,3 @@ class LocalTokens:
 
     def gentoken(self, client: Any, user: str) -> str:
         return checked_token(secrets.token_urlsafe(TOKEN_BYTES), user)
-
-
-def rest_token(token: str) -> str:
-    """The user's REST token: the GENTOKEN token itself (documented: usable directly)."""
-    return token

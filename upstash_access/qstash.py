@@ -81,11 +81,12 @@ def _field(body: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
-def api_credentials(environ: Mapping[str, str]) -> str:
+def api_credentials(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The account e-mail and the Basic authorization header of the Upstash API credentials."""
     email, key = environ.get("UPSTASH_EMAIL", "").strip(), environ.get("UPSTASH_API_KEY", "").strip()
     if not email or not key:
         raise QStashApiError("UPSTASH_EMAIL and UPSTASH_API_KEY must be set to read the QStash credentials")
-    return "Basic " + base64.b64encode(f"{email}:{key}".encode()).decode()
+    return email, "Basic " + base64.b64encode(f"{email}:{key}".encode()).decode()
 
 
 class QStashCredentialsProvider(ResourceProvider):
@@ -96,26 +97,24 @@ class QStashCredentialsProvider(ResourceProvider):
         self._api_url, self._qstash_url = api_url.rstrip("/"), qstash_url.rstrip("/")
 
     def user(self, account: str) -> dict[str, str]:
-        body = _request("GET", f"{self._api_url}/v2/qstash/user", api_credentials(os.environ))
+        used, authorization = api_credentials(os.environ)
+        body = _request("GET", f"{self._api_url}/v2/qstash/user", authorization)
         where = "GET /v2/qstash/user"
         owner = str(body.get("customer_id") or "")
         if account and "@" in owner and owner.lower() != account.lower():
             raise QStashApiError(f"{where}: the QStash user belongs to {owner}, the stack declares {account}")
-        if account and "@" not in owner:
-            # No e-mail to compare (a team account's id, or none): the answer belongs to whoever the
-            # credentials authenticate, so the credentials themselves must be the declared account's.
-            # The program checks UPSTASH_EMAIL == accounts.upstashEmail when it loads; checked again
-            # here because this runs in the provider host (e.g. a `pulumi refresh`, no program load).
-            used = os.environ.get("UPSTASH_EMAIL", "").strip()
-            if used.lower() != account.lower():
-                raise QStashApiError(
-                    f"{where}: the QStash user names no account e-mail, and UPSTASH_EMAIL ({used}) is not "
-                    f"the account the stack declares ({account}): set UPSTASH_EMAIL/UPSTASH_API_KEY to it"
-                )
+        # No e-mail to compare (a team account's id, or none): the answer belongs to whoever the
+        # credentials authenticate, so the credentials themselves must be the declared account's.
+        # The program checks UPSTASH_EMAIL == accounts.upstashEmail when it loads; checked again
+        # here because this runs in the provider host (e.g. a `pulumi refresh`, no program load).
+        if account and "@" not in owner and used.lower() != account.lower():
+            raise QStashApiError(
+                f"{where}: the QStash user names no account e-mail, and UPSTASH_EMAIL ({used}) is not "
+                f"the account the stack declares ({account}): set UPSTASH_EMAIL/UPSTASH_API_KEY to it"
+            )
         return {
             "token": _field(body, "token", where),
             "qstash_user_id": str(body.get("id") or ""),
-            "owner": owner,
         }
 
     def keys(self, token: str, *, rotate: bool = False) -> dict[str, str]:
