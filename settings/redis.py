@@ -11,6 +11,8 @@ from pydantic import (
     model_validator,
 )
 
+from upstash_access.acl import KEY_PATTERN  # the provider checks the same rule
+
 from . import catalog
 from .errors import fail, rule
 from .rules import (
@@ -27,8 +29,6 @@ from .rules import (
 if TYPE_CHECKING:
     from .consumers import Consumer
 
-# A key pattern: a literal prefix (no glob characters `?[]\`, no spaces), optionally ending in '*'.
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9:._{}/-]*\*?$")
 KEY_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._{}/-]{0,62}$")
 
 

@@ -138,7 +138,8 @@ class LiveUser:
         }
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """A reply value as text (redis-py returns bytes unless told to decode)."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -146,8 +147,8 @@ def _list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str | bytes):
-        return [p for p in _text(value).split() if p]
-    return [_text(v) for v in value]
+        return [p for p in text(value).split() if p]
+    return [text(v) for v in value]
 
 
 def live_user(reply: Mapping[str, Any] | None) -> LiveUser | None:

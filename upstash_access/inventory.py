@@ -27,7 +27,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from dynamic_props import DRIFT, is_known, plain
 
-from . import connection
+from . import acl, connection
 from .connection import ADMIN_USER, Connect
 
 FOUND = "found"  # output: the undeclared users the last create/read/update listed
@@ -58,7 +58,7 @@ class RedisAclUsersProvider(ResourceProvider):
         return f"ACL users of Redis database `{p.get('database')}`"
 
     def _undeclared(self, client: Any, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> list[str]:
-        names = [u.decode() if isinstance(u, bytes) else str(u) for u in client.acl_users()]
+        names = [acl.text(u) for u in client.acl_users()]
         keep = {ADMIN_USER, *p.get("users", []), *((olds or {}).get("users") or [])}
         return sorted(n for n in names if n not in keep)
 
