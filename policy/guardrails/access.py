@@ -27,6 +27,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .common import unprotected_live
 from .config import switch
 from .types import (
     CLICKHOUSE_SQL,
@@ -49,9 +50,7 @@ def in_warehouse_access(urn: str) -> bool:
 
 
 def validate_access_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in CLICKHOUSE_SQL or not args.get_config().get("requireProtect", False):
-        return
-    if args.opts.protect or args.props.get("retiring") is True:
+    if not unprotected_live(args, CLICKHOUSE_SQL):
         return
     kind = args.resource_type.removeprefix(CLICKHOUSE_SQL_PREFIX)
     report(

@@ -23,6 +23,14 @@ LIFECYCLE_TAG, RETIRING = "lifecycle", "retiring"
 STANDARD_TAGS = ("project", "environment", "managed-by")
 
 
+def unprotected_live(args: ResourceValidationArgs, types: frozenset[str]) -> bool:
+    """A resource of `types`, on a stack whose config requires protection, that is neither protected
+    nor marked `retiring` (the program's own objects carry that output while a consumer is removed)."""
+    if args.resource_type not in types or not args.get_config().get("requireProtect", False):
+        return False
+    return not (args.opts.protect or args.props.get("retiring") is True)
+
+
 def validate_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in DATA_STORES or not args.get_config().get("requireProtect", False):
         return

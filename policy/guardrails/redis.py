@@ -10,6 +10,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from .common import unprotected_live
 from .config import switch
 from .network import cidr_problem, is_open
 from .types import PIPELINE_STATE_COMPONENT, REDIS_DATABASE, UPSTASH_REDIS_ACL
@@ -112,9 +113,7 @@ budget_cap = ResourceValidationPolicy(
 
 def validate_users_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """A consumer's Redis ACL user (and a database's user list) is protected, unless retiring."""
-    if args.resource_type not in UPSTASH_REDIS_ACL or not args.get_config().get("requireProtect", False):
-        return
-    if args.opts.protect or args.props.get("retiring") is True:
+    if not unprotected_live(args, UPSTASH_REDIS_ACL):
         return
     report(
         "Production Redis ACL users must be protected (protect: true): a destroy would delete the "
