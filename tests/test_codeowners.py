@@ -38,6 +38,7 @@ SECURITY_PATHS = (
     "tools/pulumi_plugins.py",
     "tools/main_head.py",
     "tools/drift_issue.py",
+    "tools/github_api.py",
     "tests/test_workflow_trust.py",
     "tests/test_credentials_table.py",
     "tests/test_codeowners.py",

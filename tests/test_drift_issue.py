@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tools import drift_issue
+from tools.github_api import github_api
 
 REPO = "salla/salla-analytics-infra"
 ENV = {
@@ -173,7 +174,7 @@ def test_the_github_api_is_called_with_the_jobs_token(monkeypatch: pytest.Monkey
         return Response()
 
     monkeypatch.setattr("urllib.request.urlopen", urlopen)
-    api = drift_issue.github_api({"GH_TOKEN": "ghs_x", "GITHUB_API_URL": "https://api.example.test"})
+    api = github_api({"GH_TOKEN": "ghs_x", "GITHUB_API_URL": "https://api.example.test"})
     assert api("GET", "/repos/o/r/issues?state=open", None) == []
     assert seen[0].full_url == "https://api.example.test/repos/o/r/issues?state=open"
     assert seen[0].get_header("Authorization") == "Bearer ghs_x"

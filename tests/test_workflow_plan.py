@@ -31,7 +31,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ from tests.test_workflow import (
     writes_state,
 )
 from tools import main_head
+from tools.github_api import Api, github_api
 
 UPLOAD = "actions/upload-artifact"
 DOWNLOAD = "actions/download-artifact"
@@ -393,12 +395,14 @@ ENV = {
 }
 
 
-def answering(sha: str, calls: list[tuple[str, dict[str, str]]]) -> main_head.Fetch:
-    def fetch(url: str, headers: Mapping[str, str]) -> bytes:
-        calls.append((url, dict(headers)))
+def answering(sha: str, calls: list[tuple[str, dict[str, str]]]) -> Api:
+    """The job's API client, its requests answered here (main's ref) and recorded."""
+
+    def opener(request: urllib.request.Request) -> bytes:
+        calls.append((request.full_url, {k.capitalize(): v for k, v in request.header_items()}))
         return json.dumps({"ref": "refs/heads/main", "object": {"sha": sha, "type": "commit"}}).encode()
 
-    return fetch
+    return github_api(ENV, opener)
 
 
 def test_the_head_check_passes_for_mains_head_with_the_jobs_token() -> None:
@@ -417,13 +421,14 @@ def test_the_head_check_refuses_an_older_commit() -> None:
 
 
 def test_the_head_check_fails_closed_without_an_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    def unreachable(url: str, headers: Mapping[str, str]) -> bytes:
+    def unreachable(request: urllib.request.Request) -> bytes:
         raise OSError("network is unreachable")
 
-    assert main_head.main(ENV, unreachable) == 1
+    assert main_head.main(ENV, github_api(ENV, unreachable)) == 1
     assert "not deploying" in capsys.readouterr().err
-    assert main_head.main(ENV, lambda url, headers: b"{}") == 1
-    assert main_head.main({k: v for k, v in ENV.items() if k != "GH_TOKEN"}, answering("a" * 40, [])) == 1
+    assert main_head.main(ENV, github_api(ENV, lambda request: b"{}")) == 1
+    # No token: the job's own client cannot be made (and no request goes out).
+    assert main_head.main({k: v for k, v in ENV.items() if k != "GH_TOKEN"}) == 1
     assert main_head.main(ENV, answering("a" * 40, [])) == 0
 
 

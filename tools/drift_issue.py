@@ -14,18 +14,14 @@ own token needs `issues: write` and nothing else (tests/test_drift_issue.py, tes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-# (method, path, body) -> decoded JSON answer
-Api = Callable[[str, str, Mapping[str, Any] | None], Any]
+from tools.github_api import Api, github_api
 
 # `pulumi preview --diff` prints each changed resource as `<op> <type>: (<action>)` and its URN on
 # a following `[urn=...]` line; the non-diff display prints `<op> <type> <name> <action>`.
@@ -147,24 +143,6 @@ def report(
         "POST", f"/repos/{repo}/issues", {"title": title, "body": text, "labels": [f"drift:{stack}"]}
     )
     return f"opened #{created['number']}"
-
-
-def github_api(environ: Mapping[str, str]) -> Api:
-    base = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-    token = environ["GH_TOKEN"]
-
-    def call(method: str, path: str, payload: Mapping[str, Any] | None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            base + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-    return call
 
 
 def main(

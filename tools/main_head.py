@@ -10,38 +10,27 @@ token (`contents: read`) and compares it with GITHUB_SHA, the commit the job che
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-Fetch = Callable[[str, Mapping[str, str]], bytes]
+from tools.github_api import Api, github_api
 
 
 class StaleCommit(Exception):
     """The job's commit is not main's head."""
 
 
-def _fetch(url: str, headers: Mapping[str, str]) -> bytes:
-    request = urllib.request.Request(url, headers=dict(headers))
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body: bytes = response.read()
-        return body
+def main_head(environ: Mapping[str, str], api: Api | None = None) -> str:
+    api = api or github_api(environ)
+    ref = api("GET", f"/repos/{environ['GITHUB_REPOSITORY']}/git/ref/heads/main", None)
+    return str(ref["object"]["sha"])
 
 
-def main_head(environ: Mapping[str, str], fetch: Fetch = _fetch) -> str:
-    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-    url = f"{api}/repos/{environ['GITHUB_REPOSITORY']}/git/ref/heads/main"
-    headers = {"Authorization": f"Bearer {environ['GH_TOKEN']}", "Accept": "application/vnd.github+json"}
-    sha = json.loads(fetch(url, headers))["object"]["sha"]
-    return str(sha)
-
-
-def check(environ: Mapping[str, str], fetch: Fetch = _fetch) -> str:
+def check(environ: Mapping[str, str], api: Api | None = None) -> str:
     """main's head when it is this job's commit; StaleCommit otherwise."""
     commit = environ["GITHUB_SHA"]
-    head = main_head(environ, fetch)
+    head = main_head(environ, api)
     if head != commit:
         raise StaleCommit(
             f"refusing to deploy {commit}: main's head is {head}. Approvals apply to one run, and "
@@ -51,13 +40,13 @@ def check(environ: Mapping[str, str], fetch: Fetch = _fetch) -> str:
     return head
 
 
-def main(environ: Mapping[str, str] | None = None, fetch: Fetch = _fetch) -> int:
+def main(environ: Mapping[str, str] | None = None, api: Api | None = None) -> int:
     try:
-        head = check(os.environ if environ is None else environ, fetch)
+        head = check(os.environ if environ is None else environ, api)
     except StaleCommit as exc:
         print(f"::error::{exc}", file=sys.stderr)
         return 1
-    except (KeyError, OSError, ValueError) as exc:  # fail closed: no answer is no deploy
+    except (KeyError, TypeError, OSError, ValueError) as exc:  # fail closed: no answer is no deploy
         print(
             f"::error::cannot read main's head ({type(exc).__name__}: {exc}); not deploying", file=sys.stderr
         )
