@@ -42,6 +42,7 @@ class PipelineState(pulumi.ComponentResource):
             args.settings,
             args.consumers,
             "pipeline",
+            rest_url=self.rest_url,
             parent=self,
             protect=args.protect,
         )

@@ -44,6 +44,7 @@ def consumer_users(
     consumers: Mapping[str, Consumer],
     kind: str,
     *,
+    rest_url: pulumi.Output[str],
     parent: pulumi.Resource,
     protect: bool,
 ) -> dict[str, RedisAccess]:
@@ -52,7 +53,6 @@ def consumer_users(
     endpoint = pulumi.Output.all(database.endpoint, database.port).apply(
         lambda parts: {"host": parts[0], "port": parts[1]}
     )
-    rest_url = pulumi.Output.concat("https://", database.endpoint)
     access: dict[str, RedisAccess] = {}
     for consumer, c in consumers.items():
         newest = c.passwords[-1]

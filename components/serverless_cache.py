@@ -39,6 +39,13 @@ class ServerlessCache(pulumi.ComponentResource):
         )
         self.rest_url = pulumi.Output.concat("https://", self.database.endpoint)
         self.access = consumer_users(
-            f"{name}-redis", self.database, s, args.consumers, "cache", parent=self, protect=args.protect
+            f"{name}-redis",
+            self.database,
+            s,
+            args.consumers,
+            "cache",
+            rest_url=self.rest_url,
+            parent=self,
+            protect=args.protect,
         )
         self.register_outputs({"rest_url": self.rest_url, "users": sorted(self.access)})

@@ -71,6 +71,10 @@ class Sources:
     qstash_next_signing_key: pulumi.Output[str]
     qstash_topics: pulumi.Output[list[str]]
 
+    def redis(self, database: str, consumer: str) -> RedisAccess:
+        """The consumer's own user on the `cache` or `pipeline` database."""
+        return (self.cache if database == "cache" else self.pipeline)[consumer]
+
 
 def consumer_env(name: str, consumer: Consumer, src: Sources) -> dict[str, pulumi.Input[str]]:
     """Exactly the environment variables `consumer`'s access allows (names as the clients read them)."""
@@ -81,7 +85,7 @@ def consumer_env(name: str, consumer: Consumer, src: Sources) -> dict[str, pulum
         env["CLICKHOUSE_HTTPS_PORT"] = src.clickhouse_https_port.apply(str)
         env["CLICKHOUSE_DATABASE"] = src.clickhouse_database
     if consumer.redis != "none":
-        redis = (src.cache if consumer.redis == "cache" else src.pipeline)[name]
+        redis = src.redis(consumer.redis, name)
         env["REDIS_URL"] = redis.url
         env["UPSTASH_REDIS_REST_URL"] = redis.rest_url
         env["UPSTASH_REDIS_REST_TOKEN"] = redis.rest_token
@@ -119,8 +123,7 @@ def export_contract(
     for output, (consumer, database, part) in SEED_REDIS.items():
         declared = consumers.get(consumer)
         if declared is not None and declared.redis == database:
-            redis = (src.cache if database == "cache" else src.pipeline)[consumer]
-            values[output] = getattr(redis, part)
+            values[output] = getattr(src.redis(database, consumer), part)
     # The one place that decides what is secret in the outputs: the table above.
     for name, value in values.items():
         pulumi.export(name, pulumi.Output.secret(value) if OUTPUTS[name] else value)
