@@ -149,10 +149,14 @@ class SqlProvider(ResourceProvider):
         login.require_writer(who, label, verb)
         return who
 
+    def reader(self, props: Mapping[str, Any]) -> login.Login:
+        """The login from the environment for a refresh (SELECTs only: the read-only one may)."""
+        return login.current(self.label(props))
+
     def session(
-        self, props: Mapping[str, Any], *more_props: Mapping[str, Any], write: bool = True
+        self, props: Mapping[str, Any], *more_props: Mapping[str, Any], who: login.Login
     ) -> AbstractContextManager[Session]:
-        """A session as the environment's login; `write` (anything but a refresh) refuses `observer`."""
+        """A session as `who`: the login `writer` checked (a change) or `reader` read (a refresh)."""
         secrets = [
             value
             for source in (props, *more_props)
@@ -160,7 +164,6 @@ class SqlProvider(ResourceProvider):
             for value in _strings(source.get(key))
         ]
         label = self.label(props)
-        who = self.writer(props, "writing") if write else login.current(label)
         factory = self._executor_factory or client.reporting_connect(label)
         stack = props.get(STACK) if isinstance(props.get(STACK), str) else None
         return client.session(factory, connection_of(props, who), label, secrets, stack)
@@ -246,14 +249,14 @@ class SqlProvider(ResourceProvider):
         """What removes the object again when its first statement ran and a later one failed."""
         return []
 
-    def apply(self, p: Mapping[str, Any], olds: Mapping[str, Any] | None) -> None:
+    def apply(self, p: Mapping[str, Any], olds: Mapping[str, Any] | None, who: login.Login) -> None:
         """Read the live object and run what converges it to `p`.
 
         A create (no stored state) that finds the object stops unless it is adopted (clickhouse_sql.adoption).
         A create whose first statement made the object and whose later one failed removes it again
         (best effort), so the next `up` does not find a half-made object it would have to adopt.
         """
-        with self.session(p, *([olds] if olds else []), write=True) as sql:
+        with self.session(p, *([olds] if olds else []), who=who) as sql:
             live = self.observe(sql, p)
             if olds is None and live is not None:
                 adoption.check(self, live, p)
@@ -274,13 +277,13 @@ class SqlProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = plain(props)
-        self.writer(p, "create")  # before any SQL
-        self.apply(p, None)
+        who = self.writer(p, "create")  # before any SQL
+        self.apply(p, None, who)
         return CreateResult(self.object_id(p), self.outputs(p))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         olds, news = plain(_olds), plain(_news)
-        self.writer(news, "update")  # an `up` with the read-only login stops here, before any SQL
+        who = self.writer(news, "update")  # an `up` with the read-only login stops here, before any SQL
         diffs = self.diff(_id, _olds, _news).diffs
         # Only a stored login, the stack name and/or flags changed (same endpoint): store, run nothing.
         store_only = (
@@ -289,12 +292,12 @@ class SqlProvider(ResourceProvider):
             and connection_change(olds.get("connection"), news.get("connection")) != MOVED
         )
         if not store_only:
-            self.apply(news, olds)
+            self.apply(news, olds, who)
         return UpdateResult(self.outputs(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = self.with_id(id_, props)
-        with self.session(p, write=False) as sql:
+        with self.session(p, who=self.reader(p)) as sql:
             live = self.observe(sql, p)
         if live is None and DRIFT not in p:  # an import (no stored state): nothing to adopt
             return ReadResult("", {})

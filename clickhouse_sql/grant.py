@@ -94,7 +94,7 @@ class GrantProvider(SqlProvider):
         """REVOKE every privilege of the grant; a role that no longer exists holds nothing."""
         p = plain(_props)
         try:
-            with self.session(p) as sql:
+            with self.session(p, who=self.writer(p, "writing")) as sql:
                 sql.run(statements.revoke_privileges(p["privileges"], p["database"], p["role"]))
         except client.ClickHouseSQLError as exc:
             if exc.code != UNKNOWN_ROLE:

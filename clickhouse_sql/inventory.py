@@ -226,23 +226,23 @@ class AccessInventoryProvider(SqlProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """The first inventory only lists what it finds (no SQL): the next deploy repairs it."""
         p = plain(props)
-        self.writer(p, "create")  # part of a deploy: refused for the read-only login, before any SQL
-        with self.session(p, write=True) as sql:
+        who = self.writer(p, "create")  # part of a deploy: refused for the read-only login, before any SQL
+        with self.session(p, who=who) as sql:
             live = self.observe(sql, p)
         return CreateResult(self.object_id(p), self.record(p, self.findings(live, p, set())))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = self.with_id(id_, props)
-        with self.session(p, write=False) as sql:  # SELECTs only: the observer login may refresh
+        with self.session(p, who=self.reader(p)) as sql:  # SELECTs only: the observer login may refresh
             live = self.observe(sql, p)
         return ReadResult(id_, self.record(p, self.findings(live, p, set(p.get(FOUND) or []))))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         """Repair what the stored state named (`repair`) and is still there; store what remains."""
         olds, news = plain(_olds), plain(_news)
-        self.writer(news, "update")  # an `up` with the read-only login stops here, before any SQL
+        who = self.writer(news, "update")  # an `up` with the read-only login stops here, before any SQL
         named = set(olds.get(REPAIR) or [])
-        with self.session(news, olds, write=True) as sql:
+        with self.session(news, olds, who=who) as sql:
             live = self.observe(sql, news)
             found = self.findings(live, news, named)
             repaired = [f for f in found if f.statements and f.key in named]

@@ -123,5 +123,5 @@ class QuotaProvider(SqlProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         p = plain(_props)
-        with self.session(p) as sql:
+        with self.session(p, who=self.writer(p, "writing")) as sql:
             sql.run(statements.drop_quota(p["name"]))

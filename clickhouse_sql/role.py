@@ -134,5 +134,5 @@ class RoleProvider(SqlProvider):
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Drop the role and a (legacy) `<role>_profile` (IF EXISTS: none, usually)."""
         p = plain(_props)
-        with self.session(p) as sql:
+        with self.session(p, who=self.writer(p, "writing")) as sql:
             sql.run(statements.drop_profile(p["name"]), statements.drop_role(p["name"]))
