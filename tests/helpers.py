@@ -6,6 +6,8 @@ import copy
 import json
 from typing import Any
 
+from pulumi.runtime import rpc
+
 from tools import harness
 
 
@@ -66,3 +68,14 @@ def result_outs(result: Any) -> dict[str, Any]:
     """A dynamic provider CRUD result's outputs (the SDK types them optional)."""
     assert result.outs is not None
     return dict(result.outs)
+
+
+def unwrapped(value: Any) -> Any:
+    """A value with every RPC secret wrapper removed, at any depth."""
+    if rpc.is_rpc_secret(value):
+        return unwrapped(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrapped(v) for v in value]
+    return value

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from pulumi.runtime import rpc
 
-from tests.helpers import config_error, run_ok, stack_value
+from tests.helpers import config_error, run_ok, stack_value, unwrapped
 from tools.harness import REDIS
 
 USER = "pulumi-python:dynamic/clickhouse:User"
@@ -16,14 +13,10 @@ GRANT = "pulumi-python:dynamic/clickhouse:Grant"
 DATABASE = "pulumi-python:dynamic/clickhouse:Database"
 
 
-def _plain(value: Any) -> Any:
-    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_one_user_per_consumer_with_its_role(stack: str) -> None:
     run = run_ok(stack)
-    users = {_plain(u.inputs["name"]): _plain(u.inputs["default_role"]) for u in run.of_type(USER)}
+    users = {unwrapped(u.inputs["name"]): unwrapped(u.inputs["default_role"]) for u in run.of_type(USER)}
     assert users == {
         "salla_app": "analytics_read",
         "salla_data_pipeline": "analytics_write",
@@ -31,30 +24,33 @@ def test_one_user_per_consumer_with_its_role(stack: str) -> None:
     }
     for user in run.of_type(USER):
         assert "passwords_sha256_hex" in user.secret_inputs
-        assert set(_plain(user.inputs["connection"])) == {"host", "port"}  # the login is the environment's
+        assert set(unwrapped(user.inputs["connection"])) == {"host", "port"}  # the login is the environment's
         assert user.delete_before_replace
     # The roles carry no settings (the provisioner holds them); a reader's own profile is read-only.
-    roles = {_plain(r.inputs["name"]): r.inputs.get("readonly") for r in run.of_type(ROLE)}
+    roles = {unwrapped(r.inputs["name"]): r.inputs.get("readonly") for r in run.of_type(ROLE)}
     assert roles == {"analytics_read": None, "analytics_write": None}
-    profiles = {_plain(p.inputs["user"]): _plain(p.inputs["settings"]) for p in run.of_type(PROFILE)}
+    profiles = {unwrapped(p.inputs["user"]): unwrapped(p.inputs["settings"]) for p in run.of_type(PROFILE)}
     assert set(profiles) == set(users)  # every profile applies to one consumer's user, none to a role
     for user, settings in profiles.items():
         readonly = [(e["value"], e["const"]) for e in settings if e["name"] == "readonly"]
         assert readonly == ([(2, True)] if users[user] == "analytics_read" else []), user
-    grants = {_plain(g.inputs["role"]): _plain(g.inputs["privileges"]) for g in run.of_type(GRANT)}
+    grants = {unwrapped(g.inputs["role"]): unwrapped(g.inputs["privileges"]) for g in run.of_type(GRANT)}
     assert grants == {
         "analytics_read": ["SELECT"],
         "analytics_write": ["SELECT", "INSERT", "CREATE TABLE", "ALTER TABLE", "DROP TABLE"],
     }
     database = run.one(DATABASE)
-    assert database.retain_on_delete and set(_plain(database.inputs["connection"])) == {"host", "port"}
+    assert database.retain_on_delete and set(unwrapped(database.inputs["connection"])) == {"host", "port"}
 
 
 def test_a_consumer_without_clickhouse_gets_no_user() -> None:
     consumers = stack_value("dev", "consumers")
     consumers["ai"]["clickhouse"] = "none"
     run = run_ok("dev", {"consumers": consumers})
-    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == ["salla_app", "salla_data_pipeline"]
+    assert sorted(unwrapped(u.inputs["name"]) for u in run.of_type(USER)) == [
+        "salla_app",
+        "salla_data_pipeline",
+    ]
     assert (
         "ai" not in run.outputs["consumer_env"] or "CLICKHOUSE_URL" not in run.outputs["consumer_env"]["ai"]
     )
@@ -74,8 +70,8 @@ def test_rotation_is_two_explicit_steps_and_the_step_is_an_output() -> None:
     # Sorted: the registration order of the passwords is not fixed.
     app_passwords = sorted(p.name for p in started.of_type(PASSWORD) if "-app-" in p.name)
     assert app_passwords == ["warehouse-access-app-password", "warehouse-access-app-password-2026-11"]
-    app_user = next(u for u in started.of_type(USER) if _plain(u.inputs["name"]) == "salla_app")
-    assert len(_plain(app_user.inputs["passwords_sha256_hex"])) == 2
+    app_user = next(u for u in started.of_type(USER) if unwrapped(u.inputs["name"]) == "salla_app")
+    assert len(unwrapped(app_user.inputs["passwords_sha256_hex"])) == 2
     env = started.outputs["consumer_env"]
     assert env["app"]["CLICKHOUSE_URL"] != before.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
     assert env["ai"]["CLICKHOUSE_URL"] == before.outputs["consumer_env"]["ai"]["CLICKHOUSE_URL"]
@@ -106,12 +102,12 @@ def test_prod_protects_sql_objects_and_passwords_until_a_consumer_retires() -> N
         "warehouse-access-ai-sql-quota",
         "warehouse-access-ai-sql-user",
     ]
-    assert all(r.protect for r in retiring.of_type(USER) if _plain(r.inputs["name"]) != "salla_ai")
+    assert all(r.protect for r in retiring.of_type(USER) if unwrapped(r.inputs["name"]) != "salla_ai")
 
 
 def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
     run = run_ok("dev")
-    profiles = {_plain(p.inputs["name"]): p.inputs for p in run.of_type(PROFILE)}
+    profiles = {unwrapped(p.inputs["name"]): p.inputs for p in run.of_type(PROFILE)}
     app = {e["name"]: e for e in profiles["salla_app_limits"]["settings"]}
     assert (app["readonly"]["value"], app["readonly"]["const"]) == (2, True)
     assert app["max_memory_usage"]["max"] == 4 * 1024**3 and app["max_memory_usage"]["min"] == 1
@@ -127,7 +123,7 @@ def test_limits_default_by_access_and_can_be_set_per_consumer() -> None:
         "readRowsPerHour": 1_000_000,
     }
     tuned = run_ok("dev", {"consumers": consumers})
-    quota = next(q for q in tuned.of_type(QUOTA) if _plain(q.inputs["name"]) == "salla_ai_quota")
+    quota = next(q for q in tuned.of_type(QUOTA) if unwrapped(q.inputs["name"]) == "salla_ai_quota")
     assert quota.inputs["limits"] == {"queries": 100, "read_rows": 1_000_000}
     assert quota.inputs["limits_source"] == "config"
 

@@ -10,10 +10,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from pulumi.runtime import rpc
 
 from settings.passwords import sha256_b64, sha256_hex
-from tests.helpers import run_ok, stack_value
+from tests.helpers import run_ok, stack_value, unwrapped
 from tools.harness import (
     CLICKHOUSE_PROVIDER,
     PLACEHOLDER_ADMIN_PASSWORD,
@@ -332,20 +331,9 @@ ADMIN_FORMS = [
 ]
 
 
-def _unwrapped(value: Any) -> Any:
-    """A value with every RPC secret wrapper removed, at any depth."""
-    if rpc.is_rpc_secret(value):
-        return _unwrapped(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: _unwrapped(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrapped(v) for v in value]
-    return value
-
-
 def _pickled_provider(inputs: dict[str, Any]) -> bytes:
     """The dynamic provider as the engine stores it (`__provider`: base64 of the dill pickle)."""
-    return base64.b64decode(_unwrapped(inputs["__provider"]))
+    return base64.b64decode(unwrapped(inputs["__provider"]))
 
 
 @pytest.mark.parametrize("overrides", [{}, "restore"], ids=["as-committed", "restore-serving"])
@@ -356,11 +344,11 @@ def test_admin_password_and_its_hash_are_nowhere_but_the_services_password_hash(
     run = run_ok(stack, _restore(stack, serve=True) if overrides == "restore" else None)
     found = []
     for res in run.resources:
-        inputs = _unwrapped(res.inputs)
+        inputs = unwrapped(res.inputs)
         if res.type == SERVICE:
             assert inputs["passwordHash"] == ADMIN_HASH and "passwordHash" in res.secret_inputs
             inputs = {k: v for k, v in inputs.items() if k != "passwordHash"}
-        state = {k: v for k, v in _unwrapped(res.state).items() if k != "passwordHash"}
+        state = {k: v for k, v in unwrapped(res.state).items() if k != "passwordHash"}
         text = json.dumps([inputs, state])
         found += [(res.name, form) for form in ADMIN_FORMS if form in text]
         if "__provider" in res.inputs:
@@ -379,7 +367,7 @@ def test_the_sql_provider_gets_the_endpoint_and_the_stack_and_no_login(dev: Prog
     assert len(users) == 3 and len(dynamic) == 5 + 3 * len(users) + 1  # + the access inventory
     service = dev.one(SERVICE).state["endpoints"]["https"]
     for res in dynamic:
-        assert _unwrapped(res.inputs["connection"]) == {"host": service["host"], "port": service["port"]}
+        assert unwrapped(res.inputs["connection"]) == {"host": service["host"], "port": service["port"]}
         assert res.inputs["stack"] == "dev" and "stack" not in res.secret_inputs, res.name
 
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pulumi.runtime import rpc
-
 from settings.consumers import SQL_NAMESPACE, legacy_sql_user_name, sql_user_name
 from tests.ch_model import ClickHouseModel
-from tests.helpers import config_error, run_ok, stack_value
+from tests.helpers import config_error, run_ok, stack_value, unwrapped
 from tests.sql_engine import Engine, declare
 from tests.test_policies import findings
 
@@ -18,10 +16,6 @@ USER = "pulumi-python:dynamic/clickhouse:User"
 PROFILE = "pulumi-python:dynamic/clickhouse:SettingsProfile"
 QUOTA = "pulumi-python:dynamic/clickhouse:Quota"
 PASSWORD = "random:index/randomPassword:RandomPassword"
-
-
-def _plain(value: Any) -> Any:
-    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
 
 
 def test_names() -> None:
@@ -43,19 +37,21 @@ def _migrating(stack: str) -> dict[str, Any]:
 def test_step_one_keeps_the_former_objects_unprotected_and_hands_out_the_new_user() -> None:
     before = run_ok("prod")
     run = run_ok("prod", {"consumers": _migrating("prod")})
-    users = {_plain(u.inputs["name"]): u for u in run.of_type(USER)}
+    users = {unwrapped(u.inputs["name"]): u for u in run.of_type(USER)}
     assert set(users) == {"salla_app", "salla_data_pipeline", "salla_ai", "app", "data_pipeline", "ai"}
     for name, user in users.items():
         former = not name.startswith(SQL_NAMESPACE)
         # The former objects keep the resource names they have in the state; unprotected, retiring.
         assert user.name.endswith("-sql-user") is not former
-        assert (user.protect, _plain(user.inputs["retiring"])) == ((False, True) if former else (True, False))
+        assert (user.protect, unwrapped(user.inputs["retiring"])) == (
+            (False, True) if former else (True, False)
+        )
     # The same passwords for both: handing out the new user changes only the user name.
-    assert _plain(users["app"].inputs["passwords_sha256_hex"]) == _plain(
+    assert unwrapped(users["app"].inputs["passwords_sha256_hex"]) == unwrapped(
         users["salla_app"].inputs["passwords_sha256_hex"]
     )
-    assert {_plain(p.inputs["name"]) for p in run.of_type(PROFILE)} >= {"app_limits", "salla_app_limits"}
-    assert {_plain(q.inputs["name"]) for q in run.of_type(QUOTA)} >= {"ai_quota", "salla_ai_quota"}
+    assert {unwrapped(p.inputs["name"]) for p in run.of_type(PROFILE)} >= {"app_limits", "salla_app_limits"}
+    assert {unwrapped(q.inputs["name"]) for q in run.of_type(QUOTA)} >= {"ai_quota", "salla_ai_quota"}
     assert all(p.protect for p in run.of_type(PASSWORD))
     env = run.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
     assert "://salla_app:" in env and env == before.outputs["consumer_env"]["app"]["CLICKHOUSE_URL"]
@@ -72,7 +68,7 @@ def test_step_one_keeps_the_former_objects_unprotected_and_hands_out_the_new_use
 
 def test_without_the_key_prod_declares_only_the_namespace() -> None:
     run = run_ok("prod")
-    assert sorted(_plain(u.inputs["name"]) for u in run.of_type(USER)) == [
+    assert sorted(unwrapped(u.inputs["name"]) for u in run.of_type(USER)) == [
         "salla_ai",
         "salla_app",
         "salla_data_pipeline",
@@ -116,4 +112,4 @@ def test_a_former_name_may_not_be_another_consumers_new_name() -> None:
     assert "its former SQL user 'salla_app' is the SQL user of consumer 'app'" in message
     consumers["salla-app"]["legacySqlUser"] = False
     run = run_ok("dev", {"consumers": consumers})
-    assert "salla_salla_app" in {_plain(u.inputs["name"]) for u in run.of_type(USER)}
+    assert "salla_salla_app" in {unwrapped(u.inputs["name"]) for u in run.of_type(USER)}

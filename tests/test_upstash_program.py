@@ -12,9 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pulumi.runtime import rpc
 
-from tests.helpers import config_error, run_ok, stack_value
+from tests.helpers import config_error, run_ok, stack_value, unwrapped
 from tests.test_policies import findings, violations
 from tests.test_vercel import with_vercel
 from tools.harness import REDIS, ProgramRun, run_program
@@ -23,16 +22,6 @@ REDIS_USER = "pulumi-python:dynamic/upstash:RedisUser"
 ACL_USERS = "pulumi-python:dynamic/upstash:RedisAclUsers"
 QSTASH = "pulumi-python:dynamic/upstash:QStashCredentials"
 P = "salla-analytics-infra:"
-
-
-def _plain(value: Any) -> Any:
-    if rpc.is_rpc_secret(value):
-        return _plain(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _strings(value: Any) -> list[str]:
@@ -95,9 +84,9 @@ def test_two_consumers_of_one_database_get_their_own_users_tokens_and_keys() -> 
     assert app.password != web.password
     assert env["app"]["UPSTASH_REDIS_REST_TOKEN"] != env["web"]["UPSTASH_REDIS_REST_TOKEN"]
     users = {r.name: r for r in run.of_type(REDIS_USER)}
-    assert _plain(users["cache-redis-app-user"].inputs["key_patterns"]) == ["app:*"]
-    assert _plain(users["cache-redis-web-user"].inputs["key_patterns"]) == ["web:*"]
-    lists = {r.name: _plain(r.inputs["users"]) for r in run.of_type(ACL_USERS)}
+    assert unwrapped(users["cache-redis-app-user"].inputs["key_patterns"]) == ["app:*"]
+    assert unwrapped(users["cache-redis-web-user"].inputs["key_patterns"]) == ["web:*"]
+    lists = {r.name: unwrapped(r.inputs["users"]) for r in run.of_type(ACL_USERS)}
     assert lists["cache-redis-acl-users"] == ["salla_app", "salla_web"]
 
 
@@ -106,8 +95,8 @@ def test_redis_user_inputs_are_secret_where_they_must_be_and_the_provider_holds_
     for user in [*run.of_type(REDIS_USER), *run.of_type(ACL_USERS)]:
         assert "admin_password" in user.secret_inputs, user.name
         database = next(r for r in run.of_type(REDIS) if r.urn.rsplit("::", 1)[1] in user.name)
-        assert _plain(user.inputs["admin_password"]) == database.state["password"]
-        provider = base64.b64decode(_plain(user.inputs["__provider"]))
+        assert unwrapped(user.inputs["admin_password"]) == database.state["password"]
+        provider = base64.b64decode(unwrapped(user.inputs["__provider"]))
         assert database.state["password"].encode() not in provider
     for user in run.of_type(REDIS_USER):
         assert {"admin_password", "tokens"} <= set(user.additional_secret_outputs)
@@ -122,7 +111,7 @@ def test_prod_protects_redis_users_until_the_consumer_retires() -> None:
     run = run_ok("prod", {"consumers": consumers})
     users = {r.name: r for r in run.of_type(REDIS_USER)}
     assert not users["cache-redis-app-user"].protect
-    assert _plain(users["cache-redis-app-user"].inputs["retiring"]) is True
+    assert unwrapped(users["cache-redis-app-user"].inputs["retiring"]) is True
     assert users["pipeline-state-redis-data-pipeline-user"].protect
     assert all(r.protect for r in run.of_type(ACL_USERS))
 
@@ -132,7 +121,7 @@ def test_rotation_labels_reach_the_redis_user() -> None:
     consumers["app"]["passwords"] = ["initial", "2026-12"]
     run = run_ok("dev", {"consumers": consumers})
     user = next(r for r in run.of_type(REDIS_USER) if r.name == "cache-redis-app-user")
-    assert _plain(user.inputs["passwords"]) == ["initial", "2026-12"]
+    assert unwrapped(user.inputs["passwords"]) == ["initial", "2026-12"]
     # The newest token is the one handed out.
     assert urlsplit(run.outputs["redis_url"]).password == user.state["tokens"]["2026-12"]
 
@@ -157,8 +146,8 @@ def test_shared_database_needs_distinct_non_overlapping_prefixes() -> None:
 
 def test_the_program_runs_with_no_qstash_key_in_config(dev: ProgramRun) -> None:
     credentials = dev.one(QSTASH)
-    assert _plain(credentials.inputs["account"]) == "platform+upstash-dev@salla-analytics.example"
-    assert _plain(credentials.inputs["signing_key_rotation"]) == ""
+    assert unwrapped(credentials.inputs["account"]) == "platform+upstash-dev@salla-analytics.example"
+    assert unwrapped(credentials.inputs["signing_key_rotation"]) == ""
     assert {"qstash_token", "qstash_current_signing_key", "qstash_next_signing_key"} <= dev.secret_outputs
     assert dev.outputs["consumer_env"]["app"]["QSTASH_TOKEN"] == credentials.state["token"]
 
@@ -180,7 +169,7 @@ def test_signing_key_rotation_label_is_validated_and_reaches_the_resource() -> N
     messaging = stack_value("dev", "messaging")
     messaging["signingKeyRotation"] = "2026-12"
     run = run_ok("dev", {"messaging": messaging})
-    assert _plain(run.one(QSTASH).inputs["signing_key_rotation"]) == "2026-12"
+    assert unwrapped(run.one(QSTASH).inputs["signing_key_rotation"]) == "2026-12"
     messaging["signingKeyRotation"] = "Next Week"
     report = config_error("dev", {"messaging": messaging})
     assert f'{P}messaging.signingKeyRotation = "Next Week": is not a rotation label' in report
@@ -233,5 +222,5 @@ def test_key_prefix_and_retire_belong_to_a_consumer_with_a_redis_user() -> None:
     run = run_ok("prod", {"consumers": consumers})
     users = {r.name: r for r in run.of_type(REDIS_USER)}
     assert not users["pipeline-state-redis-cache-only-user"].protect
-    assert _plain(users["pipeline-state-redis-cache-only-user"].inputs["key_patterns"]) == ["c:*"]
-    assert _plain(users["pipeline-state-redis-data-pipeline-user"].inputs["key_patterns"]) == ["cdc:*"]
+    assert unwrapped(users["pipeline-state-redis-cache-only-user"].inputs["key_patterns"]) == ["c:*"]
+    assert unwrapped(users["pipeline-state-redis-data-pipeline-user"].inputs["key_patterns"]) == ["cdc:*"]

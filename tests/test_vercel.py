@@ -47,10 +47,6 @@ def with_vercel(stack: str, *, consumer: str = "app", **vercel: Any) -> dict[str
     return {"consumers": consumers}
 
 
-def _plain(value: Any) -> Any:
-    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
-
-
 # -- the committed stacks: each its own team and projects ----------------------------------------
 def test_every_committed_stack_declares_its_vercel_team() -> None:
     assert {p.name for p in STACK_FILES} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
