@@ -18,7 +18,6 @@ import statistics
 import sys
 import time
 from collections import Counter
-from typing import Any
 
 from clickhouse_sql.client import open_clickhouse
 from tests import chdb_server
@@ -45,25 +44,20 @@ def counts() -> tuple[int, int, dict[str, tuple[int, int]]]:
 def loopback_seconds(rounds: int) -> tuple[list[float], int]:
     """Wall times of a refresh of the 15 resources through clickhouse-connect to a loopback server,
     and the HTTP requests (round trips) one refresh makes."""
-    from tests.test_clickhouse_sql_transport import Loopback, loopback
+    from tests.test_clickhouse_sql_transport import serving_loopback
 
     engine = Engine(ClickHouseModel())
     engine.up(declaration())
     chdb_server.server()  # started once, as a server is: not part of a refresh
-    fixture: Any = loopback.__wrapped__  # type: ignore[attr-defined]  # the generator under the fixture
-    generator = fixture()
-    server: Loopback = next(generator)
     factory = functools.partial(open_clickhouse, secure=False)
     times = []
-    try:
+    with serving_loopback() as server:
         for _ in range(rounds):
             started = time.perf_counter()
             for _name, (cls, id_, outs) in engine.state.items():
                 cls(factory).read(id_, {**outs, "connection": server.connection()})
             times.append(time.perf_counter() - started)
         requests = len(server.requests) // rounds
-    finally:
-        generator.close()
     return times, requests
 
 

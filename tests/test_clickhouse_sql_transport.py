@@ -6,6 +6,7 @@ and analytics_write); DDL is recorded, not applied (chdb's access storage is rea
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -290,8 +291,9 @@ class Loopback:
         return 200, {"X-ClickHouse-Format": fmt}, bytes(result.bytes())
 
 
-@pytest.fixture
-def loopback() -> Iterator[Loopback]:
+@contextlib.contextmanager
+def serving_loopback() -> Iterator[Loopback]:
+    """A loopback HTTP server that answers like ClickHouse (chdb behind it), while it runs."""
     state = Loopback()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -327,6 +329,12 @@ def loopback() -> Iterator[Loopback]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    with serving_loopback() as state:
+        yield state
 
 
 def plain_http(connection: Connection) -> ClickHouseExecutor:

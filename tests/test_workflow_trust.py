@@ -41,6 +41,7 @@ from tests.test_workflow import (
     triggers,
     uses,
     with_,
+    writes_state,
 )
 
 FEATURE = {"github.ref": "refs/heads/feature", "github.ref_name": "feature"}
@@ -56,7 +57,6 @@ TRUSTED: dict[str, tuple[str, dict[str, Value]]] = {
     "schedule": ("schedule", SCHEDULE_CONTEXT),
     "dispatch on main": ("workflow_dispatch", DISPATCH_CONTEXT),
 }
-WRITE_COMMANDS = {"up", "destroy", "refresh", "import"}
 ALLOWED_MAKE_TARGETS = {"runtime-venv", "policy-venv"}
 TEST_TOOLING = re.compile(
     r"requirements-(dev|preflight|test)|\b(pytest|ruff|mypy|make\s+(venv|test|unit|lint))\b"
@@ -100,8 +100,7 @@ def changes_prod(workflow: dict[str, Any], job_id: str) -> bool:
             return True
         for step in pulumi_steps(job):
             inputs = with_(step)
-            writes = inputs.get("command") in WRITE_COMMANDS and not inputs.get("preview-only")
-            if writes and PROD_NAME.search(str(inputs.get("stack-name"))):
+            if writes_state(inputs) and PROD_NAME.search(str(inputs.get("stack-name"))):
                 return True
     return False
 
